@@ -1,0 +1,1 @@
+"""The ``gp-autoloss`` command line."""

@@ -1,0 +1,64 @@
+"""Entry point of ``gp-autoloss``: builds the parser from the command registry, maps errors to exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gp_autoloss.cli.registry import COMMANDS
+from gp_autoloss.errors import GpAutolossError
+
+__all__ = ["main", "build_parser", "EXIT_BAD_INPUT"]
+
+EXIT_BAD_INPUT = 2
+
+#: modules whose import registers subcommands
+COMMAND_MODULES = ("gp_autoloss.cli.formula_commands",)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention too)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand."""
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+    parser = _Parser(
+        prog="gp-autoloss",
+        description="Discover loss functions for object detection by strongly-typed genetic programming.",
+    )
+    from gp_autoloss import __version__
+
+    parser.add_argument("--version", action="version", version=f"gp-autoloss {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, cmd in COMMANDS.items():
+        p = sub.add_parser(name, help=cmd.help, description=cmd.description, epilog=cmd.epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.configure(p)
+        p.set_defaults(_handler=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 a check failed, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_handler", None) is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return int(args._handler(args))
+    except GpAutolossError as exc:
+        print(f"gp-autoloss: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("gp-autoloss: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""The :class:`FitnessAdapter` extension point and its registry.
+
+An adapter turns a candidate :class:`~gp_autoloss.loss.Loss` into a number where higher is better:
+
+* :meth:`FitnessAdapter.verify` -- the paper's model-optimization simulation: train and test on the
+  tiny D_verify set (one image per category);
+* :meth:`FitnessAdapter.proxy` -- the proxy task: train on the proxy split, test on the val split.
+
+Adapters are built from a name and a plain options dict (so a worker process or a Ray task can build
+its own copy). Registration takes a factory, which lets heavy adapters (mmdet) import lazily::
+
+    @register_adapter("my_adapter")
+    class MyAdapter(FitnessAdapter):
+        def verify(self, loss, seed): ...
+        def proxy(self, loss, seed): ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from gp_autoloss.errors import ConfigError, GpAutolossError
+from gp_autoloss.loss import Loss, resolve_space
+from primitives import Registry
+
+__all__ = ["FitnessAdapter", "CandidateFailed", "ADAPTERS", "register_adapter", "register_lazy_adapter", "create_adapter"]
+
+
+class CandidateFailed(GpAutolossError):
+    """Raised by an adapter when a candidate cannot be scored (diverged, NaN loss, ...)."""
+
+
+class FitnessAdapter(ABC):
+    """Scores candidate losses of one search space. Subclasses implement :meth:`verify` and :meth:`proxy`.
+
+    Args:
+        space: the search space of the candidates (the branch being searched).
+        **options: adapter-specific settings (recorded in the run's config).
+    """
+
+    #: registry name
+    name: ClassVar[str] = ""
+    #: spaces this adapter can score; empty means any
+    spaces: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, space: str, **options: Any) -> None:
+        sp = resolve_space(space)
+        if self.spaces and sp.name not in self.spaces:
+            raise ConfigError(f"adapter {self.name!r} does not support space {sp.name!r} (supports: {', '.join(self.spaces)})")
+        self.space = sp
+        self.options = dict(options)
+
+    @abstractmethod
+    def verify(self, loss: Loss, seed: int) -> float:
+        """Model-optimization simulation on D_verify; returns a metric (higher is better)."""
+
+    @abstractmethod
+    def proxy(self, loss: Loss, seed: int) -> float:
+        """Proxy-task evaluation; returns a metric (higher is better)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings to store with a run (JSON-serializable)."""
+        return {"adapter": self.name, "space": self.space.name, **self.options}
+
+    def close(self) -> None:
+        """Release resources (temporary directories, ...)."""
+
+
+AdapterFactory = Callable[..., FitnessAdapter]
+ADAPTERS: Registry[AdapterFactory] = Registry("adapter")
+
+
+def register_adapter(name: str) -> Callable[[type[FitnessAdapter]], type[FitnessAdapter]]:
+    """Class decorator registering a :class:`FitnessAdapter` subclass under ``name``."""
+
+    def deco(cls: type[FitnessAdapter]) -> type[FitnessAdapter]:
+        cls.name = name
+        ADAPTERS.add(name, cls)
+        return cls
+
+    return deco
+
+
+def register_lazy_adapter(name: str, target: str) -> None:
+    """Register an adapter by ``"module:Class"``, imported only when the adapter is created."""
+
+    def factory(space: str, **options: Any) -> FitnessAdapter:
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(f"adapter {name!r} needs extra packages ({exc.name or exc}); see README") from None
+        return getattr(module, attr)(space, **options)
+
+    ADAPTERS.add(name, factory)
+
+
+def create_adapter(name: str, space: str, **options: Any) -> FitnessAdapter:
+    """Build a registered adapter; unknown names raise :class:`ConfigError`."""
+    _load_builtin_adapters()
+    try:
+        factory = ADAPTERS.get(name)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    try:
+        return factory(space, **options)
+    except TypeError as exc:
+        raise ConfigError(f"adapter {name!r}: {exc}") from None
+
+
+_BUILTINS_LOADED = False
+
+
+def _load_builtin_adapters() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    for module in ("gp_autoloss.fitness.toy",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # pragma: no cover - during development
+            if exc.name != module:
+                raise
+    if "mmdet" not in ADAPTERS:
+        register_lazy_adapter("mmdet", "detectors_adapter.fitness:MMDetFitnessAdapter")

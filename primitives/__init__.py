@@ -1,0 +1,25 @@
+"""Types, primitive operators and search spaces of gp-autoloss (depends on torch and DEAP only)."""
+
+from primitives import library as _library  # noqa: F401  (registers the paper's primitives)
+from primitives.library import DIV_EPS, EXP_MAX, LOG_EPS, PAPER_PRIMITIVES, REGRESSION_PRIMITIVES
+from primitives.primitive import (
+    BINARY,
+    DOT,
+    PRIMITIVES,
+    UNARY,
+    UNARY_VECTOR,
+    Primitive,
+    Signature,
+    primitive,
+    register_primitive,
+)
+from primitives.registry import Registry
+from primitives.spaces import SPACES, Input, Overload, SearchSpace, get_space, register_space
+from primitives.types import Scalar, ValueType, Vector
+
+__all__ = [
+    "BINARY", "DIV_EPS", "DOT", "EXP_MAX", "Input", "LOG_EPS", "Overload", "PAPER_PRIMITIVES", "PRIMITIVES",
+    "Primitive", "REGRESSION_PRIMITIVES", "Registry", "SPACES", "Scalar", "SearchSpace", "Signature",
+    "UNARY", "UNARY_VECTOR", "ValueType", "Vector", "get_space", "primitive", "register_primitive",
+    "register_space",
+]  # fmt: skip

@@ -1,0 +1,69 @@
+"""A tiny name -> object registry, the extension point for primitives, spaces, adapters, ..."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+__all__ = ["Registry"]
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps names to registered objects; ``register`` works as a call or a decorator.
+
+    >>> COLORS: Registry[str] = Registry("color")
+    >>> COLORS.add("red", "#f00")
+    '#f00'
+    >>> COLORS["red"]
+    '#f00'
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def add(self, name: str, item: T, *, replace: bool = False) -> T:
+        """Register ``item`` under ``name``; refuses to silently replace an entry."""
+        if name in self._items and not replace:
+            raise KeyError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = item
+        return item
+
+    def register(self, name: str | None = None, *, replace: bool = False) -> Callable[[T], T]:
+        """Decorator form: ``@REGISTRY.register("name")``."""
+
+        def deco(item: T) -> T:
+            key = name or getattr(item, "name", None) or getattr(item, "__name__")
+            return self.add(key, item, replace=replace)
+
+        return deco
+
+    def get(self, name: str) -> T:
+        """The entry called ``name``; a ``KeyError`` naming the known entries otherwise."""
+        try:
+            return self._items[name]
+        except KeyError:
+            known = ", ".join(sorted(self._items)) or "none"
+            raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def names(self) -> list[str]:
+        """Registered names, in registration order."""
+        return list(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, entry) pairs, in registration order."""
+        return list(self._items.items())

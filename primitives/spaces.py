@@ -1,0 +1,221 @@
+"""Search spaces: the inputs, output type, primitives and constants of one loss branch.
+
+Each space builds a DEAP ``PrimitiveSetTyped`` in which every overload of a primitive is one DEAP
+primitive (``add_SV``, ``neg_V``, ...), so DEAP's generation and variation only ever make well-typed
+trees. Adding a task is one registration::
+
+    from primitives import Input, Scalar, SearchSpace, register_space
+
+    register_space(SearchSpace(
+        name="my_task", inputs=(Input("p", Scalar, "prediction"), Input("t", Scalar, "target")),
+        output=Scalar, primitives=("add", "sub", "mul", "abs", "log"), initial_loss=None))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from deap import gp
+
+from primitives.library import PAPER_PRIMITIVES, REGRESSION_PRIMITIVES
+from primitives.primitive import PRIMITIVES, Primitive, Signature
+from primitives.registry import Registry
+from primitives.types import Scalar, ValueType, Vector
+
+__all__ = ["Input", "SearchSpace", "Overload", "SPACES", "register_space", "get_space", "REDUCTIONS"]
+
+TypeTag = type[ValueType]
+
+#: how a space's unreduced output becomes one value per sample
+REDUCTIONS = ("none", "sum_classes")
+
+
+@dataclass(frozen=True)
+class Input:
+    """A variable input of a space (``x``, ``y``, ``w``, ``i``, ...)."""
+
+    name: str
+    type: TypeTag
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Overload:
+    """One DEAP primitive of a space: a primitive with one of its signatures."""
+
+    primitive: Primitive
+    signature: Signature
+
+    @property
+    def deap_name(self) -> str:
+        return self.primitive.deap_name(self.signature)
+
+
+@dataclass(frozen=True, eq=False)
+class SearchSpace:
+    """A typed search space for one loss branch.
+
+    Attributes:
+        name: registry key (``softmax_cls``, ``sigmoid_cls``, ``iou_reg``).
+        inputs: the variable inputs, in call order.
+        output: type of the loss value (per sample, or per element for element-wise spaces).
+        primitives: names of the registered primitives this space uses.
+        constants: constant terminals (the paper: 1, 2, 3).
+        reduction: ``"none"`` if the output is already one value per sample, ``"sum_classes"`` if the
+            per-element output is summed over classes to get it.
+        initial_loss: name of the known loss the evolution starts from (L_I), if any.
+        description: one line for help texts.
+    """
+
+    name: str
+    inputs: tuple[Input, ...]
+    output: TypeTag
+    primitives: tuple[str, ...]
+    constants: tuple[int, ...] = (1, 2, 3)
+    reduction: str = "none"
+    initial_loss: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"space {self.name!r}: reduction must be one of {REDUCTIONS}")
+        names = [i.name for i in self.inputs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"space {self.name!r}: duplicate input names {names}")
+        for prim_name in self.primitives:
+            prim = PRIMITIVES.get(prim_name)
+            if not any(self._fits(sig) for sig in prim.signatures):
+                raise ValueError(f"space {self.name!r}: primitive {prim_name!r} has no signature over its types")
+
+    # ---- types ----------------------------------------------------------------------------------------
+    @cached_property
+    def types(self) -> frozenset[TypeTag]:
+        """The value types that exist in this space."""
+        found: set[TypeTag] = {i.type for i in self.inputs}
+        if self.constants:
+            found.add(Scalar)
+        return frozenset(found)
+
+    @property
+    def has_vectors(self) -> bool:
+        """Whether values per class exist (then scalars carry a trailing singleton dimension)."""
+        return Vector in self.types
+
+    def _fits(self, sig: Signature) -> bool:
+        return all(t in self.types for t in sig.args) and sig.result in self.types
+
+    @cached_property
+    def input_map(self) -> dict[str, Input]:
+        """Inputs by name."""
+        return {i.name: i for i in self.inputs}
+
+    @cached_property
+    def primitive_map(self) -> dict[str, Primitive]:
+        """This space's primitives by formula name."""
+        return {name: PRIMITIVES.get(name) for name in self.primitives}
+
+    @cached_property
+    def overloads(self) -> dict[str, Overload]:
+        """Every DEAP primitive of the space, keyed by its DEAP name."""
+        out: dict[str, Overload] = {}
+        for prim in self.primitive_map.values():
+            for sig in prim.signatures:
+                if self._fits(sig):
+                    ov = Overload(prim, sig)
+                    out[ov.deap_name] = ov
+        return out
+
+    def resolve(self, name: str, arg_types: tuple[TypeTag, ...]) -> Overload | None:
+        """The overload of primitive ``name`` for ``arg_types`` in this space, or ``None``."""
+        prim = self.primitive_map.get(name)
+        if prim is None:
+            return None
+        sig = prim.resolve(arg_types)
+        if sig is None or not self._fits(sig):
+            return None
+        return self.overloads[prim.deap_name(sig)]
+
+    def signatures_of(self, name: str) -> list[Signature]:
+        """The overloads of primitive ``name`` usable in this space."""
+        prim = self.primitive_map[name]
+        return [s for s in prim.signatures if self._fits(s)]
+
+    # ---- DEAP -----------------------------------------------------------------------------------------
+    @cached_property
+    def pset(self) -> gp.PrimitiveSetTyped:
+        """The DEAP typed primitive set of this space (built once)."""
+        pset = gp.PrimitiveSetTyped(self.name, [i.type for i in self.inputs], self.output, prefix="ARG")
+        pset.renameArguments(**{f"ARG{k}": inp.name for k, inp in enumerate(self.inputs)})
+        for ov in self.overloads.values():
+            pset.addPrimitive(ov.primitive.fn, list(ov.signature.args), ov.signature.result, name=ov.deap_name)
+        for c in self.constants:
+            pset.addTerminal(c, Scalar)
+        return pset
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.name!r})"
+
+
+SPACES: Registry[SearchSpace] = Registry("space")
+
+
+def register_space(space: SearchSpace, *, replace: bool = False) -> SearchSpace:
+    """Add a space to :data:`SPACES`."""
+    return SPACES.add(space.name, space, replace=replace)
+
+
+def get_space(space: str | SearchSpace) -> SearchSpace:
+    """A space by name (or the space itself)."""
+    if isinstance(space, SearchSpace):
+        return space
+    return SPACES.get(space)
+
+
+register_space(
+    SearchSpace(
+        name="softmax_cls",
+        inputs=(
+            Input("x", Vector, "logits over C classes incl. background (B x C)"),
+            Input("y", Vector, "one-hot target (B x C)"),
+            Input("w", Scalar, "IoU of the decoded prediction with its target for positives, 1 for negatives"),
+        ),
+        output=Scalar,
+        primitives=PAPER_PRIMITIVES,
+        reduction="none",
+        initial_loss="cei",
+        description="two-stage (softmax) classification branch; loss per sample",
+    )
+)
+
+register_space(
+    SearchSpace(
+        name="sigmoid_cls",
+        inputs=(
+            Input("x", Scalar, "logit of one (sample, class) element"),
+            Input("y", Scalar, "binary target of that element"),
+            Input("w", Scalar, "IoU of the sample's prediction for positives, 1 for negatives"),
+        ),
+        output=Scalar,
+        primitives=tuple(p for p in PAPER_PRIMITIVES if p not in ("softmax", "dot")),
+        reduction="sum_classes",
+        initial_loss="fli",
+        description="one-stage (sigmoid) classification branch; loss per element, summed over classes",
+    )
+)
+
+register_space(
+    SearchSpace(
+        name="iou_reg",
+        inputs=(
+            Input("i", Scalar, "intersection area of predicted and target box"),
+            Input("u", Scalar, "union area"),
+            Input("e", Scalar, "area of the smallest enclosing box"),
+        ),
+        output=Scalar,
+        primitives=REGRESSION_PRIMITIVES,
+        reduction="none",
+        initial_loss="giou",
+        description="box regression branch from intersection, union and enclosing area; loss per box",
+    )
+)
