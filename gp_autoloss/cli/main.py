@@ -15,7 +15,7 @@ __all__ = ["main", "build_parser", "EXIT_BAD_INPUT"]
 EXIT_BAD_INPUT = 2
 
 #: modules whose import registers subcommands
-COMMAND_MODULES = ("gp_autoloss.cli.formula_commands",)
+COMMAND_MODULES = ("gp_autoloss.cli.formula_commands", "gp_autoloss.cli.search_commands")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,194 @@
+"""``search``, ``report`` and ``export``: run a search and read it back."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from gp_autoloss.cli.registry import command
+from gp_autoloss.errors import ConfigError
+
+EXAMPLES_SEARCH = """examples:
+  # CSE search of the two-stage classification branch with the fast built-in toy adapter
+  gp-autoloss search --space softmax_cls --strategy cse --adapter toy --generations 4 --population 50 \\
+      --top-k 5 --parents 5 --seed 0 --out runs/cse_toy
+  # the same run, continued after an interruption (kill -9 included)
+  gp-autoloss search --out runs/cse_toy --resume
+  # real tiny FCOS detectors on the generated dataset (see README)
+  gp-autoloss search --space sigmoid_cls --adapter mmdet --adapter-option detector=fcos_tiny --out runs/fcos
+  # settings from a file, overridden on the command line
+  gp-autoloss search --config search.toml --seed 3 --out runs/seed3"""
+
+#: CLI option -> SearchConfig field, for the plain options
+_PLAIN = ("space", "strategy", "adapter", "generations", "population", "top_k", "parents", "seed", "p_crossover",
+          "p_mutation", "max_depth", "max_size", "time_limit", "memory_limit_mb", "workers", "executor",
+          "verify_margin", "tournament_size")  # fmt: skip
+
+
+def _configure_search(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", "-o", required=True, help="run directory (holds run.sqlite, logs, report)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--config", help="settings file (.toml or .json) with SearchConfig fields")
+    p.add_argument("--space", help="search space: softmax_cls, sigmoid_cls or iou_reg (default softmax_cls)")
+    p.add_argument("--strategy", help="random, vanilla or cse (default cse)")
+    p.add_argument("--adapter", help="fitness adapter: toy or mmdet (default toy)")
+    p.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="adapter setting (VALUE parsed as JSON when possible); repeatable")
+    p.add_argument("--generations", "-E", type=int, help="generations E (default 4)")
+    p.add_argument("--population", "-N", type=int, help="candidates per generation N (default 50)")
+    p.add_argument("--top-k", "-K", dest="top_k", type=int, help="proxy evaluations per generation for cse (default 5)")
+    p.add_argument("--parents", "-P", type=int, help="parents kept per generation P (default 5)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--p-crossover", type=float, help="crossover probability p1 (default 0.5)")
+    p.add_argument("--p-mutation", type=float, help="mutation probability p2 (default 0.8)")
+    p.add_argument("--tournament-size", type=int, help="tournament size (default 3)")
+    p.add_argument("--max-depth", type=int, help="tree depth limit (default 8)")
+    p.add_argument("--max-size", type=int, help="tree size limit (default 40)")
+    p.add_argument("--verify-margin", type=float, help="D_verify threshold slack (default 0)")
+    p.add_argument("--time-limit", type=float, help="seconds per evaluation before it is failed (default 600)")
+    p.add_argument("--memory-limit-mb", type=int, help="worker memory limit in MB, 0 for none (default 0)")
+    p.add_argument("--workers", type=int, help="parallel local evaluation workers (default 1)")
+    p.add_argument("--executor", help="where evaluations run: local (default)")
+    p.add_argument("--plugin", action="append", default=[], help="module to import (registers adapters, ...)")
+    p.add_argument("--initial", dest="initial_formula", help="initial loss L_I (default: the space's)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or generation log on stderr")
+
+
+def _parse_options(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--adapter-option expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    over: dict[str, Any] = {name: getattr(args, name) for name in _PLAIN}
+    over["initial_formula"] = args.initial_formula
+    if args.adapter_option:
+        over["adapter_options"] = _parse_options(args.adapter_option)
+    if args.plugin:
+        over["plugins"] = list(args.plugin)
+    return {k: v for k, v in over.items() if v is not None}
+
+
+def _setup_logging(run_dir: Path, quiet: bool) -> None:
+    logger = logging.getLogger("gp_autoloss")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    fh = logging.FileHandler(run_dir / "search.log")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(fh)
+    if not quiet:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(sh)
+
+
+def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    def bar(total: int, desc: str) -> Any:
+        return tqdm(total=total, desc=desc, unit="eval", leave=False, file=sys.stderr, dynamic_ncols=True)
+
+    return bar
+
+
+@command("search", "run a loss search (random, vanilla evolution or CSE-Autoloss)", _configure_search,
+         epilog=EXAMPLES_SEARCH)
+def run_search(args: argparse.Namespace) -> int:
+    from gp_autoloss.search import SearchConfig, SearchEngine, load_config_file
+
+    run_dir = Path(args.out)
+    overrides = _overrides(args)
+    if args.resume:
+        if args.config:
+            raise ConfigError("--config cannot be combined with --resume (the run keeps its settings)")
+        engine = SearchEngine.open(run_dir, progress=_progress(args.quiet))
+        stored = engine.config.to_dict()
+        changed = {k: v for k, v in overrides.items() if stored.get(k) != v and k != "generations"}
+        if changed:
+            engine.close()
+            name = next(iter(changed))
+            raise ConfigError(f"cannot change {name.replace('_', '-')} on --resume (run has {stored.get(name)!r})")
+        if overrides.get("generations", engine.config.generations) < engine.config.generations:
+            engine.close()
+            raise ConfigError("--generations cannot shrink on --resume")
+        if "generations" in overrides and overrides["generations"] != engine.config.generations:
+            engine.config.generations = overrides["generations"]
+            engine.storage.set_meta("config", json.dumps(engine.config.to_dict(), sort_keys=True))
+    else:
+        base = load_config_file(args.config) if args.config else {}
+        config = SearchConfig.from_dict(base).merged(overrides)
+        engine = SearchEngine.create(config, run_dir, progress=_progress(args.quiet))
+    _setup_logging(run_dir, args.quiet)
+    try:
+        summary = engine.run()
+    finally:
+        engine.close()
+    print(f"run:            {run_dir}")
+    print(f"initial loss:   {summary.initial_formula}  (proxy {summary.initial_metric})")
+    print(f"best loss:      {summary.best_formula}  (proxy {summary.best_metric})")
+    print(f"proxy evals:    {summary.proxy_evaluations}   D_verify evals: {summary.verify_evaluations}   "
+          f"cache hits: {summary.cache_hits}   candidates: {summary.candidates}")  # fmt: skip
+    print(f"wall-clock:     {summary.seconds:.1f} s")
+    return 0
+
+
+def _configure_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", help="run directories")
+    p.add_argument("--top", type=int, default=10, help="how many best losses to list (default 10)")
+    p.add_argument("--json", action="store_true", help="print the report data as JSON")
+    p.add_argument("--plot", help="evolution scatter PNG (default RUN/evolution.png for one run)")
+
+
+@command("report", "best losses, per-stage counts (Table 2) and the evolution scatter (Figure 4)",
+         _configure_report)
+def run_report(args: argparse.Namespace) -> int:
+    from gp_autoloss.reporting import format_report, load_run, plot_evolution
+
+    runs = [load_run(d) for d in args.runs]
+    if args.json:
+        payload = [{"run": str(r.run_dir), "config": r.config, "stage_totals": r.stage_totals(),
+                    "generations": [{k: v for k, v in g.items() if k != "rng_state"} for g in r.generations],
+                    "best": r.best, "initial": r.initial, "failures": r.failures()} for r in runs]  # fmt: skip
+        for item in payload:
+            for g in item["generations"]:
+                g["stats"].pop("rng_end", None)
+        print(json.dumps(payload if len(payload) > 1 else payload[0], indent=2, default=str))
+        return 0
+    for r in runs:
+        print(format_report(r, top=args.top))
+        print()
+    plot = args.plot or (str(runs[0].run_dir / "evolution.png") if len(runs) == 1 else None)
+    if plot:
+        try:
+            print(f"wrote {plot_evolution(runs, plot)}")
+        except OSError as exc:
+            raise ConfigError(f"cannot write {plot}: {exc.strerror or exc}") from None
+    return 0
+
+
+def _configure_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run directory")
+    p.add_argument("--format", "-f", default="text", choices=("text", "mmdet", "json"),
+                   help="formula text, an mmdet loss config snippet, or JSON (default text)")
+
+
+@command("export", "print a run's best loss as a formula or an mmdet loss config snippet", _configure_export)
+def run_export(args: argparse.Namespace) -> int:
+    from gp_autoloss.reporting import export_snippet, load_run
+
+    print(export_snippet(load_run(args.run), args.format))
+    return 0

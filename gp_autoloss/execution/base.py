@@ -1,0 +1,95 @@
+"""The :class:`Executor` extension point: run evaluation jobs, yield results as they finish.
+
+Jobs carry the candidate as formula text (prefix form) plus everything a worker needs to build the
+adapter itself, so a job can cross a process or machine boundary. Results go back to the driver, the
+only writer of the run file.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gp_autoloss.errors import ConfigError
+from primitives import Registry
+
+__all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "AdapterSpec"]
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """How to build the fitness adapter in a worker."""
+
+    name: str
+    space: str
+    options: dict[str, Any] = field(default_factory=dict)
+    plugins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One expensive evaluation: ``stage`` is ``verify`` or ``proxy``."""
+
+    job_id: str
+    stage: str
+    formula: str
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """The outcome of one job: a metric, or ``ok=False`` with the reason."""
+
+    job_id: str
+    ok: bool
+    metric: float | None
+    reason: str = ""
+    seconds: float = 0.0
+
+
+class Executor(ABC):
+    """Runs :class:`EvalJob` s for one adapter; subclasses decide where."""
+
+    name = ""
+
+    def __init__(self, adapter: AdapterSpec, *, time_limit: float, memory_limit_mb: int = 0, workers: int = 1,
+                 log_path: str | None = None, **options: Any) -> None:  # fmt: skip
+        self.adapter = adapter
+        self.time_limit = time_limit
+        self.memory_limit_mb = memory_limit_mb
+        self.workers = workers
+        self.log_path = log_path
+        self.options = options
+
+    @abstractmethod
+    def run(self, jobs: Sequence[EvalJob]) -> Iterator[EvalResult]:
+        """Evaluate ``jobs``; yield each result as soon as it is known (any order)."""
+
+    def close(self) -> None:
+        """Stop workers and free resources."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+ExecutorFactory = Callable[..., Executor]
+EXECUTORS: Registry[ExecutorFactory] = Registry("executor")
+
+
+def create_executor(name: str, adapter: AdapterSpec, **kwargs: Any) -> Executor:
+    """Build a registered executor; unknown names raise :class:`ConfigError`."""
+    import gp_autoloss.execution.local  # noqa: F401  (registers "local")
+
+    try:
+        factory = EXECUTORS.get(name)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    return factory(adapter, **kwargs)

@@ -1,0 +1,93 @@
+"""A worker process: builds the adapter once, then evaluates jobs read as JSON lines on stdin.
+
+Results are written as JSON lines to the file descriptor given on the command line, so whatever the
+adapter prints (training logs) cannot corrupt the protocol. Started by :class:`LocalExecutor`::
+
+    python -m gp_autoloss.execution.worker RESULT_FD SPEC_JSON
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+__all__ = ["evaluate_job", "main"]
+
+
+def evaluate_job(adapter: Any, space: str, job: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate one job with a built adapter; never raises."""
+    from gp_autoloss.errors import GpAutolossError
+    from gp_autoloss.loss import parse
+
+    start = time.perf_counter()
+    try:
+        loss = parse(job["formula"], space)
+        fn = adapter.verify if job["stage"] == "verify" else adapter.proxy
+        metric = float(fn(loss, int(job["seed"])))
+        if not math.isfinite(metric):
+            return _result(job, False, None, f"metric is {metric}", start)
+        return _result(job, True, metric, "", start)
+    except GpAutolossError as exc:
+        return _result(job, False, None, str(exc), start)
+    except MemoryError:
+        return _result(job, False, None, "out of memory", start)
+    except Exception as exc:  # noqa: BLE001 - a candidate that raises is a failed candidate
+        last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" ({os.path.basename(last[0].filename)}:{last[0].lineno})" if last else ""
+        return _result(job, False, None, f"{type(exc).__name__}: {exc}{where}"[:500], start)
+
+
+def _result(job: dict[str, Any], ok: bool, metric: float | None, reason: str, start: float) -> dict[str, Any]:
+    return {"job_id": job["job_id"], "ok": ok, "metric": metric, "reason": reason,
+            "seconds": time.perf_counter() - start}  # fmt: skip
+
+
+def _exit_with_parent() -> None:
+    """End this worker (and, via its process group, its children) when the driver is gone."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker loop."""
+    args = sys.argv[1:] if argv is None else argv
+    _exit_with_parent()
+    result_fd = int(args[0])
+    spec = json.loads(args[1])
+    for plugin in spec.get("plugins", []):
+        importlib.import_module(plugin)
+    from gp_autoloss.fitness import create_adapter
+
+    out = os.fdopen(result_fd, "w", buffering=1)
+    try:
+        adapter = create_adapter(spec["name"], spec["space"], **spec.get("options", {}))
+    except Exception as exc:  # noqa: BLE001
+        out.write(json.dumps({"fatal": f"cannot build adapter {spec['name']!r}: {exc}"}) + "\n")
+        return 2
+    out.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        out.write(json.dumps(evaluate_job(adapter, spec["space"], job)) + "\n")
+    adapter.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
