@@ -50,6 +50,11 @@ class SearchConfig:
         from gp_autoloss.search.strategies import STRATEGIES
 
         resolve_space(self.space)
+        from gp_autoloss.fitness.base import ADAPTERS, _load_builtin_adapters
+
+        _load_builtin_adapters()
+        if self.adapter not in ADAPTERS:
+            raise ConfigError(f"unknown adapter {self.adapter!r}; known: {', '.join(ADAPTERS.names())}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES.names())}")
         positive = ("generations", "population", "top_k", "parents", "tournament_size", "max_depth", "max_size",
