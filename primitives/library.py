@@ -47,7 +47,7 @@ def _div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return a / (b + DIV_EPS)
 
 
-@primitive("dot", DOT, doc="sum over classes of a * b")
+@primitive("dot", DOT, doc="sum over classes of a * b", commutative=True)
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(dim=-1, keepdim=True)
 

@@ -1,7 +1,8 @@
 """A loss as a ``networkx.DiGraph``: shared subexpressions merged into one node.
 
 Node ids are the subexpressions' canonical prefix keys (plus ``"loss"`` for the output). Node
-attributes: ``kind`` (input, constant, operator, output), ``label``, ``type``. Edges run from an
+attributes: ``kind`` (input, constant, operator, output), ``label``, ``type``, ``ordered`` (whether
+the argument order matters). Edges run from an
 argument to its operator, with ``arg`` giving the argument position.
 """
 
@@ -18,18 +19,21 @@ __all__ = ["loss_dag", "OUTPUT_NODE", "OPERATOR_SYMBOLS"]
 
 OUTPUT_NODE = "loss"
 #: pretty labels for operators with a math symbol
-OPERATOR_SYMBOLS = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "neg": "\u2212x"}
+OPERATOR_SYMBOLS = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "neg": "neg"}
 
 
 def loss_dag(loss: Loss) -> nx.DiGraph:
     """The DAG of ``loss``: inputs and constants are sources, the output node ``"loss"`` the sink."""
     graph = nx.DiGraph(formula=loss.infix, space=loss.space.name)
+    seen: set[str] = set()
     for node in loss.expr.walk():
-        if node.key in graph:
+        if node.key in seen:
             continue
+        seen.add(node.key)
         kind = {"primitive": "operator"}.get(node.kind, node.kind)
         label = OPERATOR_SYMBOLS.get(node.name, node.name) if kind == "operator" else node.name
-        graph.add_node(node.key, kind=kind, label=label, type=node.type.__name__, name=node.name)
+        ordered = kind == "operator" and len(node.children) > 1 and not node.overload.primitive.commutative
+        graph.add_node(node.key, kind=kind, label=label, type=node.type.__name__, name=node.name, ordered=ordered)
         for pos, child in enumerate(node.children):
             graph.add_edge(child.key, node.key, arg=pos)
     graph.add_node(OUTPUT_NODE, kind="output", label="loss", type=loss.expr.type.__name__, name=OUTPUT_NODE)

@@ -40,8 +40,8 @@ def dag_to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
     if sources:
         lines.append("  { rank=min; " + " ".join(sources) + "; }")
     for src, dst, data in graph.edges(data=True):
-        n_args = graph.in_degree(dst)
-        label = f' [taillabel="", headlabel={_quote(str(data["arg"] + 1))}, labelfontsize=8]' if n_args > 1 else ""
+        ordered = graph.nodes[dst].get("ordered", False)
+        label = f" [headlabel={_quote(str(data['arg'] + 1))}, labelfontsize=9, labeldistance=1.6]" if ordered else ""
         lines.append(f"  {ids[src]} -> {ids[dst]}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"
