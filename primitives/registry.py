@@ -40,6 +40,13 @@ class Registry(Generic[T]):
 
         return deco
 
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` and return its entry."""
+        try:
+            return self._items.pop(name)
+        except KeyError:
+            raise KeyError(f"unknown {self.kind} {name!r}") from None
+
     def get(self, name: str) -> T:
         """The entry called ``name``; a ``KeyError`` naming the known entries otherwise."""
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,24 @@ class RunData:
         return out
 
     def failures(self) -> dict[str, int]:
-        """Failed or rejected candidates grouped by stage and reason (reasons cut to 80 characters)."""
+        """Failed or rejected candidates grouped by stage and reason; numbers and quoted details in a
+        reason are masked so that reasons of the same kind fall into one group."""
         groups: dict[str, int] = {}
         for c in self.candidates:
             if c["status"] in ("failed", "rejected"):
-                key = f"{c['stage']}: {(c['reason'] or '').splitlines()[0][:80] if c['reason'] else ''}"
+                first = (c["reason"] or "").splitlines()[0] if c["reason"] else ""
+                key = f"{c['stage']}: {_mask(first)[:100]}"
                 groups[key] = groups.get(key, 0) + 1
-        return dict(sorted(groups.items(), key=lambda kv: -kv[1]))
+        return dict(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|\bnan\b|\binf\b")
+_BRACKETS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+
+
+def _mask(reason: str) -> str:
+    """A reason with numbers replaced by ``#`` and bracketed details by ``(...)``."""
+    return _BRACKETS.sub("(...)", _NUMBER.sub("#", reason))
 
 
 def load_run(run_dir: str | Path) -> RunData:

@@ -282,7 +282,8 @@ class SearchEngine:
                 if m is None:
                     self.storage.set_status(c.id, "failed", "verify", c.results["verify"]["reason"])
                 elif threshold is not None and m < threshold - self.config.verify_margin:
-                    self.storage.set_status(c.id, "rejected", "threshold", f"D_verify {m:.4g} < threshold {threshold:.4g}")
+                    self.storage.set_status(c.id, "rejected", "threshold",
+                                            f"D_verify metric below the top loss's ({m:.4g} < {threshold:.4g})")
                 else:
                     passing.append(c)
             passing.sort(key=lambda c: (-(c.metric("verify") or 0.0), c.id))
