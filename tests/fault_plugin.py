@@ -18,7 +18,7 @@ from gp_autoloss.loss import Loss
 def behaviour(loss: Loss) -> str:
     """What the faulty adapter does with ``loss``, decided by the primitives it contains."""
     text = loss.to_prefix()
-    for marker, action in (("sin(", "raise"), ("cos(", "nan"), ("exp(", "hang"), ("abs(", "die")):
+    for marker, action in (("sin(", "raise"), ("cos(", "nan"), ("exp(", "hang"), ("abs(", "die"), ("sqrt(", "hog")):
         if marker in text:
             return action
     return "ok"
@@ -31,7 +31,7 @@ def score(loss: Loss) -> float:
 
 @register_adapter("faulty")
 class FaultyAdapter(FitnessAdapter):
-    """Scores by formula hash; misbehaves on purpose for sin/cos/exp/abs."""
+    """Scores by formula hash; misbehaves on purpose for sin/cos/exp/abs/sqrt."""
 
     def _run(self, loss: Loss) -> float:
         action = behaviour(loss)
@@ -43,6 +43,11 @@ class FaultyAdapter(FitnessAdapter):
             time.sleep(3600)
         if action == "die":
             os.kill(os.getpid(), signal.SIGKILL)
+        if action == "hog":
+            hog = bytearray(1 << 30)  # 1 GiB, touched page by page so it is resident
+            for k in range(0, len(hog), 4096):
+                hog[k] = 1
+            time.sleep(3600)
         return score(loss)
 
     def verify(self, loss: Loss, seed: int) -> float:

@@ -38,6 +38,16 @@ def test_faults_become_failed_results_and_work_goes_on(tmp_path):
     assert not results["die"].ok and "SIGKILL" in results["die"].reason
 
 
+def test_memory_hog_is_stopped_at_the_memory_limit(tmp_path):
+    spec = AdapterSpec("faulty", SPACE, {}, ("tests.fault_plugin",))
+    jobs = [EvalJob("hog", "proxy", parse("sqrt(u)", SPACE).to_prefix(), 0),
+            EvalJob("after", "proxy", parse("u - i", SPACE).to_prefix(), 0)]  # fmt: skip
+    with create_executor("local", spec, time_limit=60.0, memory_limit_mb=600) as ex:
+        results = {r.job_id: r for r in ex.run(jobs)}
+    assert not results["hog"].ok and "memory limit" in results["hog"].reason
+    assert results["after"].ok
+
+
 def test_two_workers_return_every_result(tmp_path):
     spec = AdapterSpec("faulty", SPACE, {}, ("tests.fault_plugin",))
     jobs = [EvalJob(f"j{k}", "verify", parse(t, SPACE).to_prefix(), 0)
