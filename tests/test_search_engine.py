@@ -55,7 +55,7 @@ def test_failures_are_recorded_and_the_search_goes_on(tmp_path):
     failed = [r for r in rows.values() if r.get("proxy_ok") is False]
     kinds = {behaviour(parse(r["prefix"], "iou_reg")) for r in failed}
     assert failed, "the faulty adapter should have failed some candidates"
-    assert kinds <= {"raise", "nan", "hang", "die"}
+    assert kinds <= {"raise", "nan", "hang", "die", "hog"}
     for r in failed:
         assert r["status"] == "failed" and r["proxy_reason"]
     assert summary.generations == 3

@@ -1,0 +1,234 @@
+"""The built-in ``toy`` fitness adapter: a fast, pure-torch stand-in for detector training.
+
+Scores a candidate of any of the three spaces by training a small MLP head with it on synthetic
+detection-like data (see :mod:`gp_autoloss.fitness.toy.data`) and measuring a COCO-like metric:
+
+* ``softmax_cls`` (a two-stage RoI head: C+1 classes, background last, 25% positive boxes with IoU in
+  [0.5, 0.99)) and ``sigmoid_cls`` (a one-stage head: per-class sigmoids, 2% positives with IoU in
+  [0.3, 0.99), focal alpha, normalized by the positives): COCO AP averaged over IoU thresholds 0.5:0.95,
+  after NMS within each object, where a positive box only counts as a true positive at threshold ``t`` if
+  its IoU is at least ``t`` -- so, as in real detection, scores that rank well-localized boxes first pay;
+* ``iou_reg`` (a box regressor from a proposal's features to deltas, decoded to pixel boxes): the mean over
+  thresholds 0.5:0.95 of the fraction of boxes with IoU >= ``t``.
+
+:meth:`ToyAdapter.verify` is the paper's model-optimization simulation: a tiny D_verify set, trained and
+tested on, full batch, few steps (tens of ms). :meth:`ToyAdapter.proxy` trains on a larger train split and
+tests on a separate val split (a fraction of a second on one core). Both are deterministic under ``seed``
+(the seed draws the task, its splits and the head's initialization) and run on one torch thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import torch
+
+from gp_autoloss.errors import ConfigError
+from gp_autoloss.fitness.base import CandidateFailed, FitnessAdapter, register_adapter
+from gp_autoloss.fitness.toy.data import (
+    ClsData,
+    RegData,
+    make_cls_data,
+    make_cls_world,
+    make_reg_data,
+    make_reg_world,
+    seed_for,
+)
+from gp_autoloss.fitness.toy.train import TrainSettings, train_regression, train_sigmoid, train_softmax
+from gp_autoloss.loss import Loss
+
+__all__ = ["TOY_DEFAULTS", "ToyAdapter", "ToyOptions"]
+
+_TRAIN, _VAL, _VERIFY = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ToyOptions:
+    """Settings of the ``toy`` adapter (all recorded by ``describe()``); sizes count samples (boxes)."""
+
+    num_classes: int = 8  # foreground classes (classification spaces)
+    feat_dim: int = 32  # feature size of a box
+    hidden: int = 32  # hidden units of the MLP head
+    pos_fraction: float = 0.25  # share of positive boxes in every split
+    hard_fraction: float = 0.5  # share of the negatives that are low-IoU boxes on an object (classification)
+    train_size: int = 16384
+    val_size: int = 4096
+    batch_size: int = 256
+    steps: int = 200
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    grad_clip: float | None = 10.0  # max gradient norm; None: no clipping
+    warmup: float = 0.1  # fraction of the steps warmed up linearly from lr / 10
+    verify_size: int = 128  # D_verify, trained and tested on, full batch
+    verify_steps: int = 40
+
+
+#: per-space defaults that differ from :class:`ToyOptions`'s
+TOY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "softmax_cls": {},
+    "sigmoid_cls": {
+        "pos_fraction": 0.02,
+        "hard_fraction": 0.25,
+        "train_size": 65536,
+        "val_size": 16384,
+        "batch_size": 1024,
+        "verify_size": 1024,
+    },
+    "iou_reg": {"feat_dim": 16, "hidden": 64, "verify_size": 64},
+}
+
+#: options that only the classification spaces use
+_CLS_ONLY = ("num_classes", "pos_fraction", "hard_fraction")
+
+_INT_OPTIONS = ("num_classes", "feat_dim", "hidden", "train_size", "val_size", "steps", "verify_size", "verify_steps")
+
+
+@register_adapter("toy")
+class ToyAdapter(FitnessAdapter):
+    """Train a small head with the candidate on synthetic detection data; see the module docstring.
+
+    Options (keyword arguments): the fields of :class:`ToyOptions`; defaults depend on the space
+    (:data:`TOY_DEFAULTS`).
+    """
+
+    spaces = ("softmax_cls", "sigmoid_cls", "iou_reg")
+    _CACHE_ENTRIES = 24  # (seed, split) pairs kept
+
+    def __init__(self, space: str, **options: Any) -> None:
+        super().__init__(space, **options)
+        known = {f.name for f in fields(ToyOptions)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"adapter 'toy': unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if self.space.name == "iou_reg":
+            unused = sorted(set(options) & set(_CLS_ONLY))
+            if unused:
+                raise ConfigError(f"adapter 'toy': option(s) {', '.join(unused)} do not apply to space 'iou_reg'")
+        self.config = _validate(replace(ToyOptions(), **{**TOY_DEFAULTS[self.space.name], **options}))
+        recorded = asdict(self.config)
+        if self.space.name == "iou_reg":
+            recorded = {k: v for k, v in recorded.items() if k not in _CLS_ONLY}
+        self.options = recorded
+        self._data: OrderedDict[tuple[int, int], ClsData | RegData] = OrderedDict()
+
+    # ---- FitnessAdapter ------------------------------------------------------------------------------
+    def verify(self, loss: Loss, seed: int) -> float:
+        """Train and test on the seed's tiny D_verify set (full batch, ``verify_steps`` steps)."""
+        dverify = self._split(seed, _VERIFY)
+        o = self.config
+        settings = self._settings(steps=o.verify_steps, batch_size=0)
+        return self._run(loss, dverify, dverify, settings, seed, salt=1)
+
+    def proxy(self, loss: Loss, seed: int) -> float:
+        """Train on the seed's train split for ``steps`` mini-batches, test on its val split."""
+        train, val = self._split(seed, _TRAIN), self._split(seed, _VAL)
+        o = self.config
+        settings = self._settings(steps=o.steps, batch_size=o.batch_size)
+        return self._run(loss, train, val, settings, seed, salt=2)
+
+    # ---- internals -----------------------------------------------------------------------------------
+    def _settings(self, *, steps: int, batch_size: int) -> TrainSettings:
+        o = self.config
+        return TrainSettings(
+            steps=steps,
+            batch_size=batch_size,
+            lr=o.lr,
+            momentum=o.momentum,
+            weight_decay=o.weight_decay,
+            grad_clip=o.grad_clip,
+            warmup=o.warmup,
+            hidden=o.hidden,
+        )
+
+    def _run(self, loss: Loss, train: Any, test: Any, settings: TrainSettings, seed: int, salt: int) -> float:
+        if loss.space.name != self.space.name:
+            raise ConfigError(f"adapter 'toy' scores {self.space.name!r} losses, got one of {loss.space.name!r}")
+        try:
+            fn = loss.to_torch()
+        except Exception as exc:  # pragma: no cover - a compiled Loss is always buildable
+            raise CandidateFailed(f"cannot compile: {exc}") from exc
+        g = torch.Generator().manual_seed(seed_for(seed, 300 + salt))
+        trainer = {"softmax_cls": train_softmax, "sigmoid_cls": train_sigmoid, "iou_reg": train_regression}[
+            self.space.name
+        ]
+        with _one_thread():
+            return float(trainer(fn, train, test, settings, g))
+
+    def _split(self, seed: int, which: int) -> ClsData | RegData:
+        """One split of the seed's task (train, val or verify), cached for the last few seeds."""
+        key = (int(seed), which)
+        found = self._data.get(key)
+        if found is not None:
+            self._data.move_to_end(key)
+            return found
+        o = self.config
+        size = (o.train_size, o.val_size, o.verify_size)[which]
+        data: ClsData | RegData
+        if self.space.name == "iou_reg":
+            data = make_reg_data(make_reg_world(key[0], o.feat_dim), key[0], which, size)
+        else:
+            pos_iou = (0.5, 0.99) if self.space.name == "softmax_cls" else (0.3, 0.99)
+            world = make_cls_world(
+                key[0],
+                o.num_classes,
+                o.feat_dim,
+                pos_iou=pos_iou,
+                pos_fraction=o.pos_fraction,
+                hard_fraction=o.hard_fraction,
+            )
+            data = make_cls_data(world, key[0], which, size)
+        self._data[key] = data
+        while len(self._data) > self._CACHE_ENTRIES:
+            self._data.popitem(last=False)
+        return data
+
+
+def _validate(o: ToyOptions) -> ToyOptions:
+    """Type and range checks; returns the options with the float fields as floats."""
+    floats: dict[str, float] = {}
+    for f in fields(ToyOptions):
+        value = getattr(o, f.name)
+        if f.name in _INT_OPTIONS or f.name == "batch_size":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"adapter 'toy': {f.name} must be an integer, not {value!r}")
+        elif not (value is None and f.name == "grad_clip"):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ConfigError(f"adapter 'toy': {f.name} must be a finite number, not {value!r}")
+            floats[f.name] = float(value)
+    o = replace(o, **floats)
+    bad = [name for name in _INT_OPTIONS if getattr(o, name) < 1]
+    if bad:
+        raise ConfigError(f"adapter 'toy': {bad[0]} must be >= 1, not {getattr(o, bad[0])!r}")
+    checks = [
+        ("batch_size", o.batch_size >= 0, ">= 0 (0: full batch)"),
+        ("pos_fraction", 0.0 < o.pos_fraction <= 1.0, "in (0, 1]"),
+        ("hard_fraction", 0.0 <= o.hard_fraction <= 1.0, "in [0, 1]"),
+        ("lr", o.lr > 0.0, "> 0"),
+        ("momentum", 0.0 <= o.momentum < 1.0, "in [0, 1)"),
+        ("weight_decay", o.weight_decay >= 0.0, ">= 0"),
+        ("warmup", 0.0 <= o.warmup <= 1.0, "in [0, 1]"),
+        ("grad_clip", o.grad_clip is None or o.grad_clip > 0.0, "> 0 or None"),
+    ]
+    for name, ok, rule in checks:
+        if not ok:
+            raise ConfigError(f"adapter 'toy': {name} must be {rule}, not {getattr(o, name)!r}")
+    return o
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Evaluate on one core (several evaluations may run side by side in worker processes)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
