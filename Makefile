@@ -14,12 +14,15 @@ TORCH_VERSION      := 2.13.0
 SETUPTOOLS_VERSION := 80.9.0
 MMCV_VERSION       := 2.1.0
 
-.PHONY: demo test test-fast bench setup setup-core graphviz clean lint
+.PHONY: demo test test-all test-fast bench setup setup-core graphviz clean lint
 
 demo: setup
 	$(VPY) -m gp_autoloss.demo
 
 test: setup
+	$(VPY) -m pytest -q -m "not slow" tests
+
+test-all: setup
 	$(VPY) -m pytest -q tests
 
 test-fast: setup-core

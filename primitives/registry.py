@@ -35,7 +35,7 @@ class Registry(Generic[T]):
         """Decorator form: ``@REGISTRY.register("name")``."""
 
         def deco(item: T) -> T:
-            key = name or getattr(item, "name", None) or getattr(item, "__name__")
+            key = name or getattr(item, "name", None) or item.__name__
             return self.add(key, item, replace=replace)
 
         return deco

@@ -11,8 +11,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 from gp_autoloss import parse
 from gp_autoloss.search import RunStorage, SearchConfig, SearchEngine
 from gp_autoloss.search.dedup import fingerprint

@@ -8,7 +8,7 @@ evaluations: the engine computes each stage once per fingerprint.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -21,7 +21,7 @@ _PROBE_BATCH = 24
 _PROBE_CLASSES = 5
 
 
-@lru_cache(maxsize=None)
+@cache
 def _probe(space_name: str) -> dict[str, torch.Tensor]:
     space: SearchSpace = get_space(space_name)
     gen = torch.Generator().manual_seed(12345)
