@@ -6,6 +6,7 @@
 'neg(dot(mul(add(1, sin(w)), y), log(softmax(x))))'
 """
 
+from gp_autoloss.checks import CheckResult, Verdict, check
 from gp_autoloss.errors import (
     ArityError,
     ConfigError,
@@ -26,8 +27,8 @@ from gp_autoloss.loss import Loss, parse
 __version__ = "0.1.0"
 
 __all__ = [
-    "ArityError", "ConfigError", "FormulaError", "FormulaSyntaxError", "FormulaTypeError", "GpAutolossError",
-    "KNOWN_LOSSES", "Loss", "LossInputError", "OutputPathError", "OutputTypeError", "SpaceError",
-    "UnknownNameError", "initial_loss", "known_loss", "known_losses", "parse", "random_loss", "random_tree",
-    "register_known_loss", "__version__",
+    "KNOWN_LOSSES", "ArityError", "CheckResult", "ConfigError", "FormulaError", "FormulaSyntaxError",
+    "FormulaTypeError", "GpAutolossError", "Loss", "LossInputError", "OutputPathError", "OutputTypeError",
+    "SpaceError", "UnknownNameError", "Verdict", "__version__", "check", "initial_loss", "known_loss",
+    "known_losses", "parse", "random_loss", "random_tree", "register_known_loss",
 ]  # fmt: skip

@@ -20,6 +20,8 @@ __all__ = ["CompiledLoss", "plan_steps"]
 
 Step = tuple[Callable[..., torch.Tensor], tuple[int, ...]]
 
+_SHAPE_CACHE_SIZE = 64  # distinct input shapes remembered per compiled loss
+
 
 def plan_steps(expr: Expr, n_inputs_slots: dict[str, int], constants: list[float]) -> tuple[list[Step], int]:
     """Flatten ``expr`` into DAG steps.
@@ -65,10 +67,18 @@ class CompiledLoss(nn.Module):
         self.formula = formula
         self._names = [i.name for i in space.inputs]
         self._unsqueeze = [space.has_vectors and i.type is Scalar for i in space.inputs]
+        self._scalar_slots = [k for k, u in enumerate(self._unsqueeze) if u]
+        self._vector_slots = [k for k, u in enumerate(self._unsqueeze) if not u]
         self._constants: list[float] = []
         self._steps, self._out = plan_steps(expr, {n: k for k, n in enumerate(self._names)}, self._constants)
         self._squeeze_out = space.has_vectors and space.output is Scalar
         self._const_cache: dict[tuple[torch.dtype, torch.device], list[torch.Tensor]] = {}
+        # The output shape per tuple of input shapes: working it out costs as much as a whole small loss,
+        # and a training run sees few distinct shapes.
+        self._shape_cache: dict[tuple[torch.Size, ...], torch.Size] = {}
+        # Steps by arity, so that the hot loop indexes slots directly instead of building argument lists.
+        self._fast_steps = [(fn, args[0], args[1] if len(args) == 2 else -1) if 1 <= len(args) <= 2 else
+                            (fn, args, -2) for fn, args in self._steps]
 
     @property
     def num_steps(self) -> int:
@@ -76,20 +86,26 @@ class CompiledLoss(nn.Module):
         return len(self._steps)
 
     def _gather_inputs(self, inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
-        if len(inputs) != len(self._names) or any(n not in inputs for n in self._names):
-            missing = [n for n in self._names if n not in inputs]
-            extra = [n for n in inputs if n not in self._names]
+        names = self._names
+        try:
+            values = [inputs[n] for n in names]
+        except KeyError:
+            values = []
+        if len(values) != len(names) or len(inputs) != len(names):
+            missing = [n for n in names if n not in inputs]
+            extra = [n for n in inputs if n not in names]
             raise LossInputError(
-                f"loss over {self.space.name!r} takes inputs {self._names}; missing {missing}, unexpected {extra}"
+                f"loss over {self.space.name!r} takes inputs {names}; missing {missing}, unexpected {extra}"
             )
-        values = [inputs[n] for n in self._names]
-        for name, t in zip(self._names, values):
+        for name, t in zip(names, values):
             if not isinstance(t, torch.Tensor):
                 raise LossInputError(f"input {name!r} must be a torch.Tensor, not {type(t).__name__}")
-        if self._squeeze_out or any(self._unsqueeze):
+        if self._scalar_slots:
             # Scalars given one dimension short of the vectors get a trailing class dimension of 1.
-            vec_ndim = max((t.dim() for t, u in zip(values, self._unsqueeze) if not u), default=0)
-            values = [t.unsqueeze(-1) if u and t.dim() == vec_ndim - 1 else t for t, u in zip(values, self._unsqueeze)]
+            vec_ndim = max([values[k].dim() for k in self._vector_slots], default=0)
+            for k in self._scalar_slots:
+                if values[k].dim() == vec_ndim - 1:
+                    values[k] = values[k].unsqueeze(-1)
         return values
 
     def _constant_tensors(self, ref: torch.Tensor) -> list[torch.Tensor]:
@@ -104,15 +120,35 @@ class CompiledLoss(nn.Module):
         shapes = [t.shape for t in values]
         if self._squeeze_out:
             shapes = [s if u else s[:-1] + (1,) for s, u in zip(shapes, self._unsqueeze)]
-        return torch.broadcast_shapes(*shapes)
+        # Plain broadcasting rules; torch.broadcast_shapes costs tens of microseconds and imports sympy.
+        out = [1] * max((len(s) for s in shapes), default=0)
+        for s in shapes:
+            for k, d in enumerate(s, start=len(out) - len(s)):
+                if d != 1:
+                    if out[k] not in (1, d):
+                        given = ", ".join(f"{n}: {tuple(t.shape)}" for n, t in zip(self._names, values))
+                        raise LossInputError(f"inputs of {self.space.name!r} do not broadcast together ({given})")
+                    out[k] = d
+        return torch.Size(out)
 
     def forward(self, **inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         values = self._gather_inputs(inputs)
+        shape_key = tuple([t.shape for t in values])
+        shape = self._shape_cache.get(shape_key)
+        if shape is None:
+            shape = self._output_shape(values)
+            if len(self._shape_cache) < _SHAPE_CACHE_SIZE:
+                self._shape_cache[shape_key] = shape
         values.extend(self._constant_tensors(values[0]))
-        for fn, args in self._steps:
-            values.append(fn(*[values[a] for a in args]))
+        append = values.append
+        for fn, a, b in self._fast_steps:
+            if b >= 0:
+                append(fn(values[a], values[b]))
+            elif b == -1:
+                append(fn(values[a]))
+            else:
+                append(fn(*[values[k] for k in a]))
         out = values[self._out]
-        shape = self._output_shape(values[: len(self._names)])
         if out.shape != shape:
             out = out.expand(shape)
         if self._squeeze_out:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +16,9 @@ __all__ = ["main", "build_parser", "EXIT_BAD_INPUT"]
 EXIT_BAD_INPUT = 2
 
 #: modules whose import registers subcommands
-COMMAND_MODULES = ("gp_autoloss.cli.formula_commands", "gp_autoloss.cli.search_commands")
+COMMAND_MODULES = (
+    "gp_autoloss.cli.formula_commands", "gp_autoloss.cli.search_commands", "gp_autoloss.cli.check_command",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gp-autoloss: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``gp-autoloss show ... | head -1``): stop quietly, and keep Python's
+        # final flush of stdout from raising again at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,9 +18,14 @@ from gp_autoloss.errors import FormulaSyntaxError
 from gp_autoloss.formula.tokens import Token, tokenize
 from primitives import PRIMITIVES
 
-__all__ = ["SyntaxNode", "parse_syntax", "MAX_NESTING"]
+__all__ = ["SyntaxNode", "parse_syntax", "MAX_NESTING", "MAX_HEIGHT"]
 
+#: how deep the parser may recurse (parentheses, operands, arguments) -- guards the Python stack
 MAX_NESTING = 200
+#: the tallest formula tree accepted, in levels (a terminal is 1). Canonical infix costs the parser at most
+#: two nesting levels per tree level (an operator and its parentheses), so every accepted tree prints to
+#: infix that parses back.
+MAX_HEIGHT = MAX_NESTING // 2
 _CLOSING = {"(": ")", "[": "]"}
 
 
@@ -86,7 +91,30 @@ class _Parser:
             if self.tok.kind in ("name", "number", "open"):
                 raise self.fail(f"missing operator before {self.describe(self.tok)} (write '*' explicitly)")
             raise self.fail(f"unexpected {self.describe(self.tok)}")
+        self.check_height(node)
         return node
+
+    def check_height(self, root: SyntaxNode) -> None:
+        """Reject trees taller than ``MAX_HEIGHT`` levels.
+
+        ``enter`` bounds the parser's own recursion, but a left-associative chain (``a + a + ... + a``) is
+        parsed by a loop and still yields a tree as tall as the chain is long, which would overflow the
+        recursive type checker and printers. Iterative, so it is safe on any height.
+        """
+        if len(self.tokens) <= MAX_HEIGHT:  # every node has a token of its own: too few to be too tall
+            return
+        heights: dict[int, int] = {}
+        stack: list[tuple[SyntaxNode, bool]] = [(root, False)]
+        while stack:
+            node, children_done = stack.pop()
+            if not children_done:
+                stack.append((node, True))
+                stack.extend((child, False) for child in node.args)
+                continue
+            height = 1 + max((heights[id(child)] for child in node.args), default=0)
+            if height > MAX_HEIGHT:
+                raise FormulaSyntaxError(f"formula tree taller than {MAX_HEIGHT} levels", self.text, node.pos)
+            heights[id(node)] = height
 
     def expr(self, min_prec: int) -> SyntaxNode:
         self.enter()

@@ -39,7 +39,7 @@ def tokenize(text: str) -> list[Token]:
     if not isinstance(text, str):
         raise FormulaSyntaxError(f"a formula must be text, not {type(text).__name__}")
     if len(text) > MAX_FORMULA_LENGTH:
-        raise FormulaSyntaxError(f"formula longer than {MAX_FORMULA_LENGTH} characters")
+        raise FormulaSyntaxError(f"formula longer than {MAX_FORMULA_LENGTH} characters", text, MAX_FORMULA_LENGTH)
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):

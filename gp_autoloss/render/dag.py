@@ -3,7 +3,8 @@
 Node ids are the subexpressions' canonical prefix keys (plus ``"loss"`` for the output). Node
 attributes: ``kind`` (input, constant, operator, output), ``label``, ``type``, ``ordered`` (whether
 the argument order matters). Edges run from an
-argument to its operator, with ``arg`` giving the argument position.
+argument to its operator, with ``arg`` giving the argument position and ``args`` all of them (a
+subexpression used twice by one operator, as in ``div(e, e)``, is one edge with ``args == (0, 1)``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def loss_dag(loss: Loss) -> nx.DiGraph:
         ordered = kind == "operator" and len(node.children) > 1 and not node.overload.primitive.commutative
         graph.add_node(node.key, kind=kind, label=label, type=node.type.__name__, name=node.name, ordered=ordered)
         for pos, child in enumerate(node.children):
-            graph.add_edge(child.key, node.key, arg=pos)
+            if graph.has_edge(child.key, node.key):  # one edge stands for both arguments of div(e, e)
+                graph.edges[child.key, node.key]["args"] += (pos,)
+            else:
+                graph.add_edge(child.key, node.key, arg=pos, args=(pos,))
     graph.add_node(OUTPUT_NODE, kind="output", label="loss", type=loss.expr.type.__name__, name=OUTPUT_NODE)
-    graph.add_edge(loss.expr.key, OUTPUT_NODE, arg=0)
+    graph.add_edge(loss.expr.key, OUTPUT_NODE, arg=0, args=(0,))
     return graph

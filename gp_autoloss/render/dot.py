@@ -41,7 +41,8 @@ def dag_to_dot(graph: nx.DiGraph, title: str | None = None) -> str:
         lines.append("  { rank=min; " + " ".join(sources) + "; }")
     for src, dst, data in graph.edges(data=True):
         ordered = graph.nodes[dst].get("ordered", False)
-        label = f" [headlabel={_quote(str(data['arg'] + 1))}, labelfontsize=9, labeldistance=1.6]" if ordered else ""
+        head = ",".join(str(pos + 1) for pos in data.get("args", (data["arg"],)))
+        label = f" [headlabel={_quote(head)}, labelfontsize=9, labeldistance=1.6]" if ordered else ""
         lines.append(f"  {ids[src]} -> {ids[dst]}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"
