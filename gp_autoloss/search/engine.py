@@ -157,26 +157,33 @@ class SearchEngine:
 
     # ---- stages -------------------------------------------------------------------------------------------
     def _run_checks(self, cands: list[Candidate]) -> list[Candidate]:
-        from gp_autoloss.checks import check_convergence, check_validness
+        """Validness, then convergence verification (one shared evaluation per candidate); survivors."""
+        from gp_autoloss.checks import check
 
-        for stage, fn in (("validness", check_validness), ("convergence", check_convergence)):
-            kept = []
-            for cand in cands:
-                if stage not in cand.results:
-                    start = time.perf_counter()
-                    try:
-                        res = fn(cand.loss)
-                        ok, reason = bool(res.passed), res.reason
-                    except Exception as exc:  # noqa: BLE001 - a check that raises rejects the candidate
-                        ok, reason = False, f"{type(exc).__name__}: {exc}"
-                    self._record(cand, stage, ok, 1.0 if ok else 0.0, reason, time.perf_counter() - start)
-                res = cand.results[stage]
-                if res["ok"]:
-                    kept.append(cand)
-                else:
-                    self.storage.set_status(cand.id, "rejected", stage, res["reason"])
-            cands = kept
-        return cands
+        kept = []
+        for cand in cands:
+            done = cand.results.get("validness")
+            if done is None or (done["ok"] and "convergence" not in cand.results):  # also: killed in between
+                start = time.perf_counter()
+                try:
+                    verdict = check(cand.loss)
+                    stages = [("validness", verdict.validness.passed, verdict.validness.reason)]
+                    if verdict.convergence is not None:
+                        stages.append(("convergence", verdict.convergence.passed, verdict.convergence.reason))
+                except Exception as exc:  # noqa: BLE001 - a check that raises rejects the candidate
+                    stages = [("validness", False, f"check raised {type(exc).__name__}: {exc}")]
+                seconds = (time.perf_counter() - start) / len(stages)
+                for stage, ok, reason in stages:
+                    self._record(cand, stage, ok, 1.0 if ok else 0.0, reason, seconds)
+            for stage in ("validness", "convergence"):
+                res = cand.results.get(stage)
+                if res is None or not res["ok"]:
+                    if res is not None:
+                        self.storage.set_status(cand.id, "rejected", stage, res["reason"])
+                    break
+            else:
+                kept.append(cand)
+        return kept
 
     def _evaluate(self, cands: list[Candidate], stage: str, desc: str) -> None:
         """Run ``stage`` (verify/proxy) for candidates lacking it; equivalent candidates share one job."""
