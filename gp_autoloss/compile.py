@@ -54,6 +54,20 @@ def plan_steps(expr: Expr, n_inputs_slots: dict[str, int], constants: list[float
     return steps, visit(expr)
 
 
+def _last_uses(steps: list[Step], first_step_slot: int, out: int) -> list[tuple[int, ...]]:
+    """For each step, the step results it is the last one to read (never the output)."""
+    last: dict[int, int] = {}
+    for k, (_, args) in enumerate(steps):
+        for a in args:
+            if a >= first_step_slot:
+                last[a] = k
+    frees: list[list[int]] = [[] for _ in steps]
+    for slot, k in last.items():
+        if slot != out:
+            frees[k].append(slot)
+    return [tuple(f) for f in frees]
+
+
 class CompiledLoss(nn.Module):
     """The unreduced loss of one formula, called with the space's inputs as keyword tensors.
 
@@ -76,9 +90,14 @@ class CompiledLoss(nn.Module):
         # The output shape per tuple of input shapes: working it out costs as much as a whole small loss,
         # and a training run sees few distinct shapes.
         self._shape_cache: dict[tuple[torch.Size, ...], torch.Size] = {}
-        # Steps by arity, so that the hot loop indexes slots directly instead of building argument lists.
-        self._fast_steps = [(fn, args[0], args[1] if len(args) == 2 else -1) if 1 <= len(args) <= 2 else
-                            (fn, args, -2) for fn, args in self._steps]
+        # Steps by arity, so that the hot loop indexes slots directly instead of building argument lists,
+        # each with the intermediate slots it uses last: dropping those at once keeps fewer B x C tensors
+        # alive (autograd keeps what backward needs), which is faster than holding all to the end.
+        frees = _last_uses(self._steps, len(self._names) + len(self._constants), self._out)
+        self._fast_steps = [
+            (fn, args[0], args[1] if len(args) == 2 else -1, free) if 1 <= len(args) <= 2 else (fn, args, -2, free)
+            for (fn, args), free in zip(self._steps, frees)
+        ]
 
     @property
     def num_steps(self) -> int:
@@ -141,13 +160,15 @@ class CompiledLoss(nn.Module):
                 self._shape_cache[shape_key] = shape
         values.extend(self._constant_tensors(values[0]))
         append = values.append
-        for fn, a, b in self._fast_steps:
+        for fn, a, b, free in self._fast_steps:
             if b >= 0:
                 append(fn(values[a], values[b]))
             elif b == -1:
                 append(fn(values[a]))
             else:
                 append(fn(*[values[k] for k in a]))
+            for k in free:
+                values[k] = None
         out = values[self._out]
         if out.shape != shape:
             out = out.expand(shape)
