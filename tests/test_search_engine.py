@@ -168,3 +168,17 @@ def test_cli_bad_input_exits_2_and_leaves_the_run_untouched(tmp_path):
         assert len(lines) == 1 and "Traceback" not in err.decode(), (args, err.decode())
     assert (run_dir / "run.sqlite").read_bytes() == before
     assert not any((tmp_path / f"x{k}").exists() for k in range(1, 7))
+
+
+def test_same_seed_same_run_across_processes(tmp_path):
+    """Set and dict orders that depend on memory addresses or string hashing must not leak into a run."""
+    args = ["search", "--space", "softmax_cls", "--strategy", "vanilla", "--adapter", "faulty", "--plugin",
+            "tests.fault_plugin", "--generations", "3", "--population", "15", "--p-crossover", "0.9", "--seed", "4",
+            "--time-limit", "2", "-q"]  # fmt: skip
+    procs = [_cli(*args, "--out", str(tmp_path / f"p{k}"), env={**os.environ, "PYTHONHASHSEED": str(k)})
+             for k in (1, 2)]  # fmt: skip
+    for proc in procs:
+        assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()
+    first, second = _table(tmp_path / "p1"), _table(tmp_path / "p2")
+    assert list(first) == list(second)
+    assert [r.get("proxy_metric") for r in first.values()] == [r.get("proxy_metric") for r in second.values()]

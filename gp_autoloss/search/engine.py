@@ -96,8 +96,8 @@ class SearchEngine:
     @classmethod
     def create(cls, config: SearchConfig, run_dir: str | Path, **kwargs: Any) -> SearchEngine:
         """Start a new run in ``run_dir``."""
+        _import_plugins(config.plugins)  # first: a plugin may register the adapter or strategy named
         config.validate()
-        _import_plugins(config.plugins)
         storage = RunStorage.create(Path(run_dir), config.to_dict())
         return cls(config, run_dir, storage=storage, **kwargs)
 
@@ -105,8 +105,9 @@ class SearchEngine:
     def open(cls, run_dir: str | Path, **kwargs: Any) -> SearchEngine:
         """Reopen an existing run (to resume it)."""
         storage = RunStorage.open(Path(run_dir))
-        config = SearchConfig.from_dict(storage.config).validate()
+        config = SearchConfig.from_dict(storage.config)
         _import_plugins(config.plugins)
+        config.validate()
         return cls(config, run_dir, storage=storage, **kwargs)
 
     @property

@@ -19,7 +19,7 @@ from gp_autoloss.loss import Loss
 from gp_autoloss.search.rng import lend_global_random
 from primitives import SearchSpace
 
-__all__ = ["Breeder", "Offspring", "MUTATIONS"]
+__all__ = ["Breeder", "Offspring", "MUTATIONS", "one_point_crossover"]
 
 MAX_TRIES_PER_CHILD = 200
 
@@ -33,9 +33,37 @@ class Offspring:
     parents: tuple[str, ...]
 
 
+def one_point_crossover(
+    tree1: gp.PrimitiveTree, tree2: gp.PrimitiveTree, rng: random.Random
+) -> tuple[gp.PrimitiveTree, gp.PrimitiveTree]:
+    """Typed one-point crossover: swap two random subtrees of the same type (roots excluded).
+
+    Same operator as DEAP's ``cxOnePoint``, but DEAP draws the type from a ``set`` of classes, whose order
+    follows their memory addresses and so differs between processes; here types are drawn in name order,
+    which keeps a seeded search identical across processes (and across a kill and ``--resume``).
+    """
+    if len(tree1) < 2 or len(tree2) < 2:
+        return tree1, tree2
+    where1: dict[type, list[int]] = {}
+    where2: dict[type, list[int]] = {}
+    for idx in range(1, len(tree1)):
+        where1.setdefault(tree1[idx].ret, []).append(idx)
+    for idx in range(1, len(tree2)):
+        where2.setdefault(tree2[idx].ret, []).append(idx)
+    common = sorted(set(where1) & set(where2), key=lambda t: t.__name__)
+    if not common:
+        return tree1, tree2
+    type_ = rng.choice(common)
+    slice1 = tree1.searchSubtree(rng.choice(where1[type_]))
+    slice2 = tree2.searchSubtree(rng.choice(where2[type_]))
+    tree1[slice1], tree2[slice2] = tree2[slice2], tree1[slice1]
+    return tree1, tree2
+
+
 def _mut_uniform(tree: gp.PrimitiveTree, space: SearchSpace, rng: random.Random) -> gp.PrimitiveTree:
+    # Runs inside lend_global_random: the global module *is* the run's stream here.
     def expr(pset: gp.PrimitiveSetTyped, type_: type) -> list:
-        return _generate(pset, rng, rng.randint(0, 2), 0, False, type_)
+        return _generate(pset, random, random.randint(0, 2), 0, False, type_)  # type: ignore[arg-type]
 
     return gp.mutUniform(tree, expr=expr, pset=space.pset)[0]
 
@@ -98,8 +126,7 @@ class Breeder:
         if len(parents) > 1 and rng.random() < self.p_crossover:
             second = self._tournament(parents, rng)
             other = gp.PrimitiveTree(list(second.tree))
-            with lend_global_random(rng):
-                tree, _ = gp.cxOnePoint(tree, other)
+            tree, _ = one_point_crossover(tree, other, rng)
             used.append(second.key)
             ops.append("crossover")
         if not ops or rng.random() < self.p_mutation:
