@@ -1,0 +1,27 @@
+"""mmdet components of gp-autoloss; importing this module registers them in mmdet's ``MODELS``.
+
+Use from any mmdet 3.x config::
+
+    custom_imports = dict(imports=['detectors_adapter.models'], allow_failed_imports=False)
+    model = dict(roi_head=dict(bbox_head=dict(type='GPShared2FCBBoxHead', reg_decoded_bbox=True,
+        loss_cls=dict(type='GPLoss', formula='cse_a_cls'),
+        loss_bbox=dict(type='GPLoss', formula='cse_a_reg', loss_weight=10.0))))
+"""
+
+from detectors_adapter.models.bbox_head import GPBBoxLossMixin, GPShared2FCBBoxHead, GPShared4Conv1FCBBoxHead
+from detectors_adapter.models.fcos_head import GPFCOSHead
+from detectors_adapter.models.gp_loss import SUPPORTED_SPACES, GPLoss, box_terms, load_formula
+from detectors_adapter.models.hooks import NonFiniteLossError, NonFiniteLossHook
+
+__all__ = [
+    "SUPPORTED_SPACES",
+    "GPBBoxLossMixin",
+    "GPFCOSHead",
+    "GPLoss",
+    "GPShared2FCBBoxHead",
+    "GPShared4Conv1FCBBoxHead",
+    "NonFiniteLossError",
+    "NonFiniteLossHook",
+    "box_terms",
+    "load_formula",
+]  # fmt: skip

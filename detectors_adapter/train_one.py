@@ -1,0 +1,142 @@
+"""Train and test one detector with one candidate loss: the isolated process of an mmdet evaluation.
+
+    python -m detectors_adapter.train_one SPEC.json
+
+Reads a :class:`~detectors_adapter.spec.TrainSpec`, trains, tests, and writes ``spec.result`` as JSON:
+``{"status": "ok", "metric": bbox_mAP, ...}``, ``{"status": "failed", "reason": ...}`` (the candidate
+diverged or crashed training; exit 3) or ``{"status": "config_error", "reason": ...}`` (exit 2).
+Never writes checkpoints. Checkpoints a config loads (pretrained backbones) are read with
+``weights_only=False`` semantics: mmengine 0.10 predates torch 2.6's ``weights_only=True`` default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "run_spec"]
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 3
+
+
+def _write(path: str, payload: dict[str, Any]) -> None:
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _one_line(exc: BaseException, limit: int = 400) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().replace("\n", " | ")
+    if not str(exc).strip() and exc.__traceback__ is not None:  # e.g. a bare assert: say where
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        text += f" at {Path(frame.filename).name}:{frame.lineno} ({frame.line})"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _skip_yapf() -> None:
+    """mmengine formats the whole config with yapf when it logs and dumps it (about 2 s per run, twice);
+    in this throw-away process a plain ``pprint`` of the config serves the log as well."""
+    import pprint
+
+    from mmengine.config import Config
+
+    Config.pretty_text = property(lambda cfg: pprint.pformat(cfg.to_dict(), width=120, sort_dicts=False))
+
+
+def run_spec(spec: Any) -> dict[str, Any]:
+    """Train and test as ``spec`` says; returns the result payload (``status`` ``"ok"``)."""
+    import torch
+    from mmengine.runner import Runner
+
+    _skip_yapf()
+    from detectors_adapter.build_config import build_config
+
+    if spec.threads:
+        torch.set_num_threads(int(spec.threads))
+    cfg = build_config(spec)
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    trained = time.perf_counter()
+    metrics = runner.test() or {}
+    tested = time.perf_counter()
+    metric = metrics.get("coco/bbox_mAP")
+    try:
+        last_loss = float(runner.message_hub.get_scalar("train/loss").current())
+    except (KeyError, AttributeError, TypeError, ValueError):
+        last_loss = None
+    return {
+        "status": "ok",
+        # no detection at all: CocoMetric returns no mAP; the candidate scores 0
+        "metric": float(metric) if metric is not None else 0.0,
+        "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+        "iters": int(runner.iter),
+        "last_loss": last_loss,
+        "train_seconds": round(trained - start, 3),
+        "test_seconds": round(tested - trained, 3),
+    }
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the adapter process dies, so a killed search leaves no training behind."""
+    parent = os.environ.get("GP_AUTOLOSS_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # the parent died before prctl took effect
+        os._exit(EXIT_FAILED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m detectors_adapter.train_one", description=__doc__.split("\n")[0])
+    parser.add_argument("spec", help="training spec JSON (detectors_adapter.spec.TrainSpec)")
+    parser.add_argument("--print-config", action="store_true", help="print the built mmengine config and exit")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    _die_with_parent()
+
+    from detectors_adapter.spec import TrainSpec
+    from gp_autoloss.errors import GpAutolossError
+
+    try:
+        spec = TrainSpec.load(args.spec)
+    except GpAutolossError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        if args.print_config:
+            from detectors_adapter.build_config import build_config
+
+            print(build_config(spec).pretty_text)
+            return 0
+        payload = run_spec(spec)
+        code = 0
+    except GpAutolossError as exc:
+        payload, code = {"status": "config_error", "reason": str(exc)}, EXIT_CONFIG
+    except Exception as exc:  # noqa: BLE001 - any crash of a candidate's training is a failed candidate
+        from detectors_adapter.models.hooks import NonFiniteLossError
+
+        if not isinstance(exc, NonFiniteLossError):
+            traceback.print_exc()
+        payload, code = {"status": "failed", "reason": _one_line(exc)}, EXIT_FAILED
+    _write(spec.result, payload)
+    print(json.dumps(payload))
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
