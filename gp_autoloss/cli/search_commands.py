@@ -19,7 +19,7 @@ EXAMPLES_SEARCH = """examples:
   # the same run, continued after an interruption (kill -9 included)
   gp-autoloss search --out runs/cse_toy --resume
   # real tiny FCOS detectors on the generated dataset (see README)
-  gp-autoloss search --space sigmoid_cls --adapter mmdet --adapter-option detector=fcos_tiny --out runs/fcos
+  gp-autoloss search --space sigmoid_cls --adapter mmdet --detector fcos_tiny --out runs/fcos
   # settings from a file, overridden on the command line
   gp-autoloss search --config search.toml --seed 3 --out runs/seed3"""
 
@@ -38,6 +38,8 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adapter", help="fitness adapter: toy or mmdet (default toy)")
     p.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
                    help="adapter setting (VALUE parsed as JSON when possible); repeatable")
+    p.add_argument("--detector", help="mmdet adapter: fcos_tiny, faster_rcnn_tiny, fcos_r50 or faster_rcnn_r50 "
+                                      "(same as --adapter-option detector=NAME)")
     p.add_argument("--generations", "-E", type=int, help="generations E (default 4)")
     p.add_argument("--population", "-N", type=int, help="candidates per generation N (default 50)")
     p.add_argument("--top-k", "-K", dest="top_k", type=int, help="proxy evaluations per generation for cse (default 5)")
@@ -74,8 +76,11 @@ def _parse_options(items: list[str]) -> dict[str, Any]:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     over: dict[str, Any] = {name: getattr(args, name) for name in _PLAIN}
     over["initial_formula"] = args.initial_formula
-    if args.adapter_option:
-        over["adapter_options"] = _parse_options(args.adapter_option)
+    options = _parse_options(args.adapter_option)
+    if args.detector:
+        options["detector"] = args.detector
+    if options:
+        over["adapter_options"] = options
     if args.plugin:
         over["plugins"] = list(args.plugin)
     return {k: v for k, v in over.items() if v is not None}
