@@ -256,3 +256,32 @@ def test_fcos_head_without_gt_and_with_native_losses() -> None:
     native = _fcos_head()  # FocalLoss + IoULoss from FCOSHead's defaults
     feats, gts, metas = _fcos_inputs(with_gt=True)
     assert all(torch.isfinite(v) for v in native.loss_by_feat(*native(feats), gts, metas).values())
+
+
+@pytest.mark.parametrize(("space", "formula", "detector"), [
+    ("sigmoid_cls", "cse_b_cls", "fcos_tiny"),
+    ("iou_reg", "cse_b_reg", "fcos_tiny"),
+    ("softmax_cls", "cse_a_cls", "faster_rcnn_tiny"),
+])
+def test_exported_snippet_builds_a_detector_with_the_found_loss(space: str, formula: str, detector: str) -> None:
+    """`gp-autoloss export --format mmdet` text, merged into a real config, builds a model using the loss."""
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+
+    from detectors_adapter.detectors import get_detector
+    from gp_autoloss import known_loss
+    from gp_autoloss.reporting.data import RunData
+    from gp_autoloss.reporting.export import export_snippet
+
+    loss = known_loss(formula)
+    run = RunData(run_dir=".", config={"space": space}, generations=[], meta={}, candidates=[
+        {"id": 1, "formula": loss.infix, "prefix": loss.to_prefix(), "proxy_ok": True, "proxy_metric": 0.5,
+         "generation": 0, "origin": "mutation"}])
+    snippet = Config.fromstring(export_snippet(run, "mmdet"), ".py")
+    cfg = Config.fromfile(str(get_detector(detector).config_path))
+    cfg.merge_from_dict(snippet.to_dict())
+    register_all_modules()
+    model = MODELS.build(cfg.model)
+    head = model.roi_head.bbox_head if detector == "faster_rcnn_tiny" else model.bbox_head
+    built = head.loss_cls if space != "iou_reg" else head.loss_bbox
+    assert isinstance(built, GPLoss) and built.space == space and built.loss.key == loss.key

@@ -27,6 +27,7 @@ from gp_autoloss.execution import EvalJob, Executor, create_executor
 from gp_autoloss.execution.base import AdapterSpec
 from gp_autoloss.known import initial_loss
 from gp_autoloss.loss import Loss, parse, resolve_space
+from gp_autoloss.reporting.live import publish_report
 from gp_autoloss.search.config import SearchConfig
 from gp_autoloss.search.dedup import fingerprint
 from gp_autoloss.search.rng import state_from_json, state_to_json
@@ -98,6 +99,7 @@ class SearchEngine:
         """Start a new run in ``run_dir``."""
         _import_plugins(config.plugins)  # first: a plugin may register the adapter or strategy named
         config.validate()
+        _check_adapter(config)
         storage = RunStorage.create(Path(run_dir), config.to_dict())
         return cls(config, run_dir, storage=storage, **kwargs)
 
@@ -245,6 +247,7 @@ class SearchEngine:
         started = time.perf_counter()
         rng = random.Random(self.config.seed)
         init = self._initial()
+        publish_report(self.run_dir)
         parents: list[Candidate] = [init] if init.metric("proxy") is not None else []
         if not parents:
             raise ConfigError(f"the initial loss could not be evaluated: {init.results['proxy']['reason']}")
@@ -314,6 +317,7 @@ class SearchEngine:
         stats["rng_end"] = state_to_json(rng.getstate())
         self.storage.finish_generation(gen, [p.loss.key for p in new_parents], threshold, stats)
         log.info("generation %d: %s", gen, {k: v for k, v in stats.items() if k != "rng_end"})
+        publish_report(self.run_dir)  # RUN/report.html; never raises
         return new_parents
 
     # ---- results ---------------------------------------------------------------------------------------------
@@ -334,6 +338,14 @@ class SearchEngine:
             generations=sum(1 for g in self.storage.generations() if g["finished"]),
             seconds=float(self.storage.meta("seconds", "0") or 0),
         )
+
+
+def _check_adapter(config: SearchConfig) -> None:
+    """Build the adapter once in the driver: bad adapter options fail before a run directory exists, and an
+    adapter's one-time preparation (e.g. generating a dataset) happens once, not in every worker at once."""
+    from gp_autoloss.fitness import create_adapter
+
+    create_adapter(config.adapter, config.space, **dict(config.adapter_options)).close()
 
 
 def _import_plugins(plugins: Sequence[str]) -> None:
