@@ -14,16 +14,17 @@ TORCH_VERSION      := 2.13.0
 SETUPTOOLS_VERSION := 80.9.0
 MMCV_VERSION       := 2.1.0
 
-.PHONY: demo test test-all test-fast bench setup setup-core graphviz clean lint
+.PHONY: demo test test-all test-fast bench setup setup-core graphviz chromium clean lint
 
 demo: setup
 	$(VPY) -m gp_autoloss.demo
 
-test: setup
-	$(VPY) -m pytest -q -m "not slow" tests
+# The browser tests of the HTML report must run here, not skip: a missing Chromium fails them.
+test: setup chromium
+	GP_AUTOLOSS_REQUIRE_CHROMIUM=1 $(VPY) -m pytest -q -m "not slow" tests
 
-test-all: setup
-	$(VPY) -m pytest -q tests
+test-all: setup chromium
+	GP_AUTOLOSS_REQUIRE_CHROMIUM=1 $(VPY) -m pytest -q tests
 
 test-fast: setup-core
 	$(VPY) -m pytest -q -m "not slow and not mmdet" tests
@@ -56,8 +57,8 @@ $(STAMPS)/core: $(STAMPS)/torch setup.py
 	$(VPIP) install --quiet -e ".[dev]"
 	touch $@
 
-$(STAMPS)/project: $(STAMPS)/mmcv $(STAMPS)/core setup.py
-	$(VPIP) install --quiet -e ".[mmdet,dev]"
+$(STAMPS)/project: $(STAMPS)/mmcv $(STAMPS)/core setup.py Makefile
+	$(VPIP) install --quiet -e ".[mmdet,ray,dev]"
 	touch $@
 
 # Graphviz's `dot` renders loss DAGs; rendering still writes .dot files without it.
@@ -66,6 +67,13 @@ graphviz:
 	  echo "installing graphviz (apt-get)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
 	  || echo "warning: could not install graphviz; renders fall back to .dot files"; }
+
+# Headless Chromium opens the HTML reports in the tests and takes `report --screenshot` pictures.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; the browser tests will fail"; }
 
 lint: setup-core
 	$(VPY) -m ruff check .

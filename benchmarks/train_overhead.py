@@ -52,20 +52,28 @@ DETECTOR_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
                                 "loss_bbox": {"type": "GIoULoss", "loss_weight": 1.0}},
     },
 }
+# The paper's R50-FPN detectors get the same three variants (their heads sit where the tiny ones' do).
+DETECTOR_VARIANTS["faster_rcnn_r50"] = DETECTOR_VARIANTS["faster_rcnn_tiny"]
+DETECTOR_VARIANTS["fcos_r50"] = DETECTOR_VARIANTS["fcos_tiny"]
 FORMULAS = {"faster_rcnn_tiny": "cls: ce, reg: giou x10", "fcos_tiny": "cls: fl (gamma 2, alpha 0.25), reg: giou"}
+FORMULAS.update(faster_rcnn_r50=FORMULAS["faster_rcnn_tiny"], fcos_r50=FORMULAS["fcos_tiny"])
+#: what runs when --detectors is not given (the R50 ones are for GPUs: benchmarks.gpu_smoke)
+DEFAULT_DETECTORS = ["faster_rcnn_tiny", "fcos_tiny"]
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.train_overhead", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detectors", nargs="+", default=list(DETECTOR_VARIANTS), choices=list(DETECTOR_VARIANTS))
+    parser.add_argument("--detectors", nargs="+", default=DEFAULT_DETECTORS, choices=list(DETECTOR_VARIANTS))
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     parser.add_argument("--iters", type=int, default=30, help="timed iterations per variant (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations per variant first (default 3)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per iteration (default 8)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--data-root", default=None, help="synthetic dataset dir (default: generate 32 images)")
     parser.add_argument("--loss-repeats", type=int, default=200, help="repeats of the loss-only timing")
-    parser.add_argument("--out-dir", default="benchmarks/results", help="where train_overhead.csv/json go")
+    parser.add_argument("--out-dir", default="benchmarks/results", help="where the CSV/JSON go")
+    parser.add_argument("--out-name", default="train_overhead", help="file stem of the CSV/JSON (default %(default)s)")
     args = parser.parse_args(argv)
     if args.iters < 1 or args.warmup < 0 or args.batch_size < 1 or args.threads < 1 or args.loss_repeats < 1:
         parser.error("--iters, --batch-size, --threads, --loss-repeats must be >= 1 and --warmup >= 0")
@@ -89,7 +97,7 @@ def _batches(cfg: Any, data_root: Path, batch_size: int, n: int) -> list[Any]:
     return out
 
 
-def _models(name: str) -> tuple[Any, dict[str, Any]]:
+def _models(name: str, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     from mmdet.registry import MODELS
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
@@ -115,6 +123,7 @@ def _models(name: str) -> tuple[Any, dict[str, Any]]:
             reference = model.state_dict()
         else:
             model.load_state_dict(reference)
+        model.to(device)
         model.train()
         models[variant] = (model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper)))
     return cfg, models
@@ -122,7 +131,8 @@ def _models(name: str) -> tuple[Any, dict[str, Any]]:
 
 def time_detector(name: str, data_root: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Interleaved per-iteration times (seconds) of every variant of one detector."""
-    cfg, models = _models(name)
+    cfg, models = _models(name, args.device)
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
     batches = _batches(cfg, data_root, args.batch_size, 4)
     variants = list(models)
     times: dict[str, list[float]] = {v: [] for v in variants}
@@ -131,8 +141,10 @@ def time_detector(name: str, data_root: Path, args: argparse.Namespace) -> dict[
         for variant in order:
             model, optim = models[variant]
             torch.manual_seed(1000 + it)  # same RPN/RoI sampling for every variant
+            sync()
             start = time.perf_counter()
             model.train_step(batches[it % len(batches)], optim)
+            sync()
             elapsed = time.perf_counter() - start
             if it >= args.warmup:
                 times[variant].append(elapsed)
@@ -189,10 +201,19 @@ def _summarize(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the tables and write ``train_overhead.csv`` / ``.json``."""
     args = _parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda but torch sees no CUDA device", file=sys.stderr)
+        return 2
     try:
         from mmdet.utils import register_all_modules
     except ImportError:
@@ -214,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(_summarize(result))
     loss_rows = _loss_only(args.loss_repeats)
 
-    print(f"training iteration, batch {args.batch_size}, {args.iters} interleaved iterations, {args.threads} thread(s)")
+    print(f"training iteration on {args.device}, batch {args.batch_size}, {args.iters} interleaved iterations, "
+          f"{args.threads} thread(s)")
     print(f"{'detector':18} {'variant':20} {'median ms':>10} {'mean ms':>9} {'ratio':>7}")
     for r in rows:
         print(f"{r['detector']:18} {r['variant']:20} {r['median_ms']:10.1f} {r['mean_ms']:9.1f} {r['ratio']:7.3f}")
@@ -228,17 +250,19 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "train_overhead.csv", "w", newline="", encoding="utf-8") as fh:
+    csv_path, json_path = out / f"{args.out_name}.csv", out / f"{args.out_name}.json"
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     meta = {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "device": args.device, "device_name": _device_name(args.device),
             "threads": args.threads, "batch_size": args.batch_size, "iters": args.iters, "warmup": args.warmup}
     payload = {"meta": meta, "summary": rows, "loss_only": loss_rows,
                "times_ms": [{**r, "times": {k: [round(t * 1e3, 3) for t in v] for k, v in r["times"].items()}}
                             for r in raw]}
-    (out / "train_overhead.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    print(f"\nwrote {out / 'train_overhead.csv'} and {out / 'train_overhead.json'}")
+    json_path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    print(f"\nwrote {csv_path} and {json_path}")
     return 0
 
 

@@ -100,7 +100,7 @@ def _set_schedule(cfg: Config, spec: TrainSpec) -> None:
     old_epochs = int(train_cfg["max_epochs"])
     cfg.train_cfg = {"type": "EpochBasedTrainLoop", "max_epochs": spec.epochs, "val_interval": spec.epochs}
     factor = spec.epochs / max(old_epochs, 1)
-    batch = int(cfg.train_dataloader.get("batch_size", 1))
+    batch = int(cfg.train_dataloader.get("batch_size", 1)) * max(spec.nproc, 1)  # images per iteration, all ranks
     total_iters = spec.epochs * math.ceil((spec.train_size or batch) * max(spec.repeat, 1) / batch)
     schedulers = cfg.get("param_scheduler") or []
     schedulers = [schedulers] if isinstance(schedulers, dict) else list(schedulers)
@@ -125,7 +125,7 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
     hooks = cfg.get("default_hooks") or ConfigDict()
     hooks.checkpoint = None  # mmengine drops a default hook set to None
     hooks.pop("visualization", None)  # not a default hook: remove it
-    batch = int(cfg.train_dataloader.get("batch_size", 1))
+    batch = int(cfg.train_dataloader.get("batch_size", 1)) * max(spec.nproc, 1)
     per_epoch = math.ceil((spec.train_size or 10) * max(spec.repeat, 1) / batch)
     hooks.logger = {"type": "LoggerHook", "interval": max(1, min(10, per_epoch))}
     cfg.default_hooks = hooks
@@ -134,7 +134,11 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
     cfg.randomness = {"seed": int(spec.seed), "deterministic": False}
     cfg.load_from = None
     cfg.resume = False
-    cfg.launcher = "none"
+    cfg.launcher = "pytorch" if spec.nproc > 1 else "none"  # train_one starts the ranks with torchrun
+    if spec.nproc > 1:
+        env_cfg = cfg.get("env_cfg") or ConfigDict()
+        env_cfg["dist_cfg"] = {"backend": "nccl" if spec.device.startswith("cuda") else "gloo"}
+        cfg.env_cfg = env_cfg
     imports = list((cfg.get("custom_imports") or {}).get("imports", []))
     if "detectors_adapter.models" not in imports:
         cfg.custom_imports = {"imports": [*imports, "detectors_adapter.models"], "allow_failed_imports": False}

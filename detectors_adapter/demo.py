@@ -52,8 +52,8 @@ def run_demo_search(out: Path, fresh: bool = False, data_root: str = "data/shape
 
 def _compare(out: Path, run_dir: Path) -> int:
     from gp_autoloss import parse
-    from gp_autoloss.reporting import load_run
     from gp_autoloss.render import render_loss
+    from gp_autoloss.reporting import load_run
 
     run = load_run(run_dir)
     best, initial = run.best, run.initial

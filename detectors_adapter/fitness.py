@@ -90,6 +90,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
         other_loss: formula or known loss name for the non-searched branch (default: the config's loss).
         config: another mmengine config file for the detector (same head layout).
         cfg_options: ``{"dotted.key": value}`` config overrides.
+        nproc: training processes per evaluation (default 1): with ``device=cuda``, mmdet's distributed
+            training of one candidate on ``nproc`` GPUs (torchrun, NCCL); on CPU, ``nproc`` gloo ranks.
         keep_work_dirs: keep each evaluation's work directory (logs) for debugging.
         work_root: where temporary directories go (default: the system's).
     """
@@ -105,7 +107,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
                  verify_time_limit: float | None = None, device: str = "cpu", threads: int | None = 1,
                  batch_size: int | None = None, lr: float | None = None, other_loss: str | None = None,
                  config: str | None = None, cfg_options: dict[str, Any] | None = None,
-                 keep_work_dirs: bool = False, work_root: str | None = None, **unknown: Any) -> None:
+                 nproc: int = 1, keep_work_dirs: bool = False, work_root: str | None = None,
+                 **unknown: Any) -> None:
         if unknown:
             raise ConfigError(f"mmdet adapter: unknown option(s) {', '.join(sorted(unknown))}")
         super().__init__(space, detector=detector, data_root=str(data_root), train_ann=train_ann,
@@ -113,7 +116,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
                          verify_epochs=verify_epochs, proxy_images=proxy_images, val_limit=val_limit,
                          data_seed=data_seed, time_limit=time_limit, verify_time_limit=verify_time_limit,
                          device=device, threads=threads, batch_size=batch_size, lr=lr, other_loss=other_loss,
-                         config=config, cfg_options=dict(cfg_options or {}))
+                         config=config, cfg_options=dict(cfg_options or {}), nproc=nproc)
         self.detector = get_detector(detector)
         self.detector.branch(self.space.name)  # ConfigError when the detector has no such branch
         self.epochs = _positive_int("epochs", epochs)
@@ -124,6 +127,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
         self.verify_time_limit = _positive_float("verify_time_limit", verify_time_limit, allow_none=True)
         self.threads = _positive_int("threads", threads, allow_none=True)
         self.batch_size = _positive_int("batch_size", batch_size, allow_none=True)
+        self.nproc = _positive_int("nproc", nproc)
         self.lr = _positive_float("lr", lr, allow_none=True)
         if not isinstance(data_seed, int) or isinstance(data_seed, bool):
             raise ConfigError(f"mmdet adapter: data_seed must be an integer, not {data_seed!r}")
@@ -134,6 +138,9 @@ class MMDetFitnessAdapter(FitnessAdapter):
 
             if not torch.cuda.is_available():
                 raise ConfigError("mmdet adapter: device 'cuda' asked for, but torch sees no GPU")
+            if self.nproc > torch.cuda.device_count():
+                raise ConfigError(f"mmdet adapter: nproc={self.nproc} GPUs asked for, torch sees "
+                                  f"{torch.cuda.device_count()}")
         self.device = device
         self.config = self._config_path(config)
         if cfg_options is not None and not isinstance(cfg_options, dict):
@@ -239,7 +246,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
             test_images=test_images, classes=self.classes, epochs=epochs, work_dir=str(work),
             result=str(work / "result.json"), seed=int(seed), device=self.device, threads=self.threads,
             batch_size=self.batch_size, lr=self.lr, config=self.config, cfg_options=self.cfg_options,
-            train_size=self.sizes["verify" if stage == "verify" else "proxy"], repeat=repeat)
+            train_size=self.sizes["verify" if stage == "verify" else "proxy"], repeat=repeat, nproc=self.nproc)
         try:
             result = self._run(spec, work, time_limit)
         finally:

@@ -32,6 +32,8 @@ class TrainSpec:
         train_size: number of training images (sizes the warm-up of short runs).
         repeat: passes over the training images per epoch (mmengine ``RepeatDataset``): tiny sets such as
             D_verify train as one long epoch instead of many one-iteration epochs.
+        nproc: training processes (mmengine's distributed launcher, one per GPU with ``device`` ``cuda``;
+            ``gloo`` on CPU); the batch size is per process.
     """
 
     detector: str
@@ -55,6 +57,7 @@ class TrainSpec:
     cfg_options: dict[str, Any] = field(default_factory=dict)
     train_size: int | None = None
     repeat: int = 1
+    nproc: int = 1
 
     def dump(self, path: str | Path) -> Path:
         """Write the spec as JSON."""

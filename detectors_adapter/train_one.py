@@ -100,6 +100,28 @@ def _die_with_parent() -> None:
         os._exit(EXIT_FAILED)
 
 
+def _is_rank_zero() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _launch_ranks(spec_path: str, nproc: int) -> int:
+    """``spec.nproc > 1``: become torchrun (standalone, free port) for ``nproc`` ranks of this module.
+
+    This process keeps the adapter's parent-death signal and is the ranks' parent, so a killed search still
+    leaves no training behind. Rank 0 writes the result.
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+
+    os.environ["GP_AUTOLOSS_PARENT_PID"] = str(os.getpid())
+    try:
+        torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", "detectors_adapter.train_one", spec_path])
+    except ChildFailedError as exc:
+        print(f"a training rank failed: {exc}".splitlines()[0], file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m detectors_adapter.train_one", description=__doc__.split("\n")[0])
@@ -117,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     except GpAutolossError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if spec.nproc > 1 and "LOCAL_RANK" not in os.environ and not args.print_config:
+        return _launch_ranks(args.spec, spec.nproc)
     try:
         if args.print_config:
             from detectors_adapter.build_config import build_config
@@ -133,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, NonFiniteLossError):
             traceback.print_exc()
         payload, code = {"status": "failed", "reason": _one_line(exc)}, EXIT_FAILED
-    _write(spec.result, payload)
-    print(json.dumps(payload))
+    if _is_rank_zero():
+        _write(spec.result, payload)
+        print(json.dumps(payload))
     return code
 
 

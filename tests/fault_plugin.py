@@ -31,9 +31,13 @@ def score(loss: Loss) -> float:
 
 @register_adapter("faulty")
 class FaultyAdapter(FitnessAdapter):
-    """Scores by formula hash; misbehaves on purpose for sin/cos/exp/abs/sqrt."""
+    """Scores by formula hash; misbehaves on purpose for sin/cos/exp/abs/sqrt.
+
+    Option ``sleep``: seconds every evaluation takes first (to kill a worker in the middle of one).
+    """
 
     def _run(self, loss: Loss) -> float:
+        time.sleep(float(self.options.get("sleep", 0.0)))
         action = behaviour(loss)
         if action == "raise":
             raise RuntimeError("boom")

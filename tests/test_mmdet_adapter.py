@@ -184,3 +184,26 @@ def test_cse_b_one_stage_tiny_training(tiny_data: Path) -> None:
             assert math.isfinite(metric) and 0.0 <= metric <= 1.0
     finally:
         adapter.close()
+
+
+def test_build_config_for_distributed_training(tiny_data: Path, tmp_path: Path) -> None:
+    from detectors_adapter.build_config import build_config
+
+    cfg = build_config(_spec(tiny_data, tmp_path, nproc=2))
+    assert cfg.launcher == "pytorch" and cfg.env_cfg.dist_cfg.backend == "gloo"
+    assert build_config(_spec(tiny_data, tmp_path)).launcher == "none"
+    with pytest.raises(ConfigError, match="nproc must be a positive integer"):
+        create_adapter("mmdet", "sigmoid_cls", data_root=str(tiny_data), nproc=0)
+
+
+def test_one_candidate_trained_by_two_ranks(tiny_data: Path) -> None:
+    """``nproc=2``: mmdet's distributed training of one candidate (torchrun, gloo on CPU), rank 0 reports."""
+    adapter = MMDetFitnessAdapter("sigmoid_cls", detector="fcos_tiny", data_root=str(tiny_data), epochs=1,
+                                  threads=1, time_limit=300, nproc=2)
+    try:
+        metric = adapter.proxy(known_loss("fli"), seed=0)
+        assert math.isfinite(metric) and 0.0 <= metric <= 1.0
+        assert adapter.last_result["iters"] == 1  # 16 images, batch 8 per rank, 2 ranks: one iteration
+        assert math.isfinite(adapter.last_result["last_loss"])
+    finally:
+        adapter.close()

@@ -54,13 +54,20 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-limit", type=float, help="seconds per evaluation before it is failed (default 600)")
     p.add_argument("--memory-limit-mb", type=int, help="worker memory limit in MB, 0 for none (default 0)")
     p.add_argument("--workers", type=int, help="parallel local evaluation workers (default 1)")
-    p.add_argument("--executor", help="where evaluations run: local (default)")
+    p.add_argument("--executor", help="where evaluations run: local (default) or ray (pip install -e .[ray])")
+    p.add_argument("--ray-address", help="ray executor: local (start a Ray instance here, default), auto (the "
+                                         "running cluster), HOST:PORT or ray://HOST:PORT")
+    p.add_argument("--ray-num-cpus", type=float, help="ray executor: CPUs per evaluation task (default 1)")
+    p.add_argument("--ray-num-gpus", type=float, help="ray executor: GPUs per evaluation task (default 0)")
+    p.add_argument("--ray-max-retries", type=int,
+                   help="ray executor: retries of an evaluation whose worker died (default 2)")
     p.add_argument("--plugin", action="append", default=[], help="module to import (registers adapters, ...)")
     p.add_argument("--initial", dest="initial_formula", help="initial loss L_I (default: the space's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or generation log on stderr")
 
 
-def _parse_options(items: list[str]) -> dict[str, Any]:
+def parse_adapter_options(items: list[str]) -> dict[str, Any]:
+    """``["KEY=VALUE", ...]`` -> options; values are JSON where they parse as JSON, else strings."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -76,14 +83,28 @@ def _parse_options(items: list[str]) -> dict[str, Any]:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     over: dict[str, Any] = {name: getattr(args, name) for name in _PLAIN}
     over["initial_formula"] = args.initial_formula
-    options = _parse_options(args.adapter_option)
+    options = parse_adapter_options(args.adapter_option)
     if args.detector:
         options["detector"] = args.detector
     if options:
         over["adapter_options"] = options
     if args.plugin:
         over["plugins"] = list(args.plugin)
+    ray_options = {key: getattr(args, f"ray_{key}") for key in _RAY_OPTIONS}
+    ray_options = {k: v for k, v in ray_options.items() if v is not None}
+    if ray_options:
+        over["executor_options"] = ray_options
     return {k: v for k, v in over.items() if v is not None}
+
+
+#: ``--ray-KEY`` -> ``executor_options[KEY]``
+_RAY_OPTIONS = ("address", "num_cpus", "num_gpus", "max_retries")
+
+
+def _check_ray_flags(overrides: dict[str, Any], executor: str) -> None:
+    if "executor_options" in overrides and executor != "ray":
+        flag = "--ray-" + next(iter(overrides["executor_options"])).replace("_", "-")
+        raise ConfigError(f"{flag} needs --executor ray (the run's executor is {executor!r})")
 
 
 def _setup_logging(run_dir: Path, quiet: bool) -> None:
@@ -122,6 +143,8 @@ def run_search(args: argparse.Namespace) -> int:
             raise ConfigError("--config cannot be combined with --resume (the run keeps its settings)")
         engine = SearchEngine.open(run_dir, progress=_progress(args.quiet))
         stored = engine.config.to_dict()
+        if "executor_options" in overrides:  # --ray-* on --resume: only the keys given must match
+            overrides["executor_options"] = {**stored["executor_options"], **overrides["executor_options"]}
         changed = {k: v for k, v in overrides.items() if stored.get(k) != v and k != "generations"}
         if changed:
             engine.close()
@@ -135,7 +158,10 @@ def run_search(args: argparse.Namespace) -> int:
             engine.storage.set_meta("config", json.dumps(engine.config.to_dict(), sort_keys=True))
     else:
         base = load_config_file(args.config) if args.config else {}
+        if "executor_options" in overrides and isinstance(base.get("executor_options"), dict):
+            overrides["executor_options"] = {**base["executor_options"], **overrides["executor_options"]}
         config = SearchConfig.from_dict(base).merged(overrides)
+        _check_ray_flags(overrides, config.executor)
         engine = SearchEngine.create(config, run_dir, progress=_progress(args.quiet))
     _setup_logging(run_dir, args.quiet)
     try:
@@ -151,27 +177,53 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+EXAMPLES_REPORT = """examples:
+  gp-autoloss report runs/cse_toy                       # text report and runs/cse_toy/evolution.png
+  gp-autoloss report runs/cse_toy --html                # runs/cse_toy/report.html (the search keeps it updated)
+  gp-autoloss report runs/random runs/vanilla runs/cse --html compare.html   # runs overlaid in one page
+  gp-autoloss report runs/cse_toy --json                # the same data for scripts
+  gp-autoloss report runs/cse_toy --html --screenshot report.png   # and a full-page PNG (headless Chromium)"""
+
+_HTML_DEFAULT = "<RUN/report.html>"
+
+
 def _configure_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("runs", nargs="+", help="run directories")
     p.add_argument("--top", type=int, default=10, help="how many best losses to list (default 10)")
     p.add_argument("--json", action="store_true", help="print the report data as JSON")
     p.add_argument("--plot", help="evolution scatter PNG (default RUN/evolution.png for one run)")
+    p.add_argument("--html", nargs="?", const=_HTML_DEFAULT, metavar="OUT.html",
+                   help="write a self-contained HTML report (default RUN/report.html for one run; "
+                        "required for several runs, which are overlaid)")
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="with --html: open the page in headless Chromium and save a full-page PNG; exit 1 if the "
+                        "page logs an error")
 
 
 @command("report", "best losses, per-stage counts (Table 2) and the evolution scatter (Figure 4)",
-         _configure_report)
+         _configure_report, epilog=EXAMPLES_REPORT)
 def run_report(args: argparse.Namespace) -> int:
-    from gp_autoloss.reporting import format_report, load_run, plot_evolution
+    from gp_autoloss.reporting import format_report, load_run, plot_evolution, run_summary, write_html
 
+    if args.top < 1:
+        raise ConfigError("--top must be at least 1")
+    if args.html == _HTML_DEFAULT and len(args.runs) > 1:
+        raise ConfigError("--html needs an output file (OUT.html) when several runs are compared")
+    if args.screenshot and not args.html:
+        raise ConfigError("--screenshot needs --html (it is a picture of the HTML report)")
+    if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
+        raise ConfigError(f"cannot write {args.screenshot!r}: its directory does not exist")
     runs = [load_run(d) for d in args.runs]
+    if args.html:
+        out = runs[0].run_dir / "report.html" if args.html == _HTML_DEFAULT else Path(args.html)
+        print(f"wrote {write_html(runs, out, top=args.top)}", file=sys.stderr if args.json else sys.stdout)
+        if args.screenshot and not _screenshot(out, Path(args.screenshot), sys.stderr if args.json else sys.stdout):
+            return 1
     if args.json:
-        payload = [{"run": str(r.run_dir), "config": r.config, "stage_totals": r.stage_totals(),
-                    "generations": [{k: v for k, v in g.items() if k != "rng_state"} for g in r.generations],
-                    "best": r.best, "initial": r.initial, "failures": r.failures()} for r in runs]  # fmt: skip
-        for item in payload:
-            for g in item["generations"]:
-                g["stats"].pop("rng_end", None)
+        payload = [run_summary(r, top=args.top) for r in runs]
         print(json.dumps(payload if len(payload) > 1 else payload[0], indent=2, default=str))
+        return 0
+    if args.html and not args.plot:
         return 0
     for r in runs:
         print(format_report(r, top=args.top))
@@ -183,6 +235,17 @@ def run_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot write {plot}: {exc.strerror or exc}") from None
     return 0
+
+
+def _screenshot(page: Path, png: Path, stream: Any) -> bool:
+    """Load ``page`` in headless Chromium, save ``png``; ``False`` (after listing them) if the page logged errors."""
+    from gp_autoloss.reporting.browser import REPORT_READY, load_page
+
+    seen = load_page(page, screenshot=png, ready_expression=REPORT_READY)
+    print(f"wrote {png}", file=stream)
+    for line in seen.errors:
+        print(f"gp-autoloss: page error: {line}", file=sys.stderr)
+    return not seen.errors
 
 
 def _configure_export(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from gp_autoloss.errors import ConfigError
 from primitives import Registry
 
-__all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "AdapterSpec"]
+__all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "check_executor", "AdapterSpec"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ class Executor(ABC):
         self.log_path = log_path
         self.options = options
 
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> None:
+        """Validate executor-specific options before a run starts; raises :class:`ConfigError` (one line)."""
+
     @abstractmethod
     def run(self, jobs: Sequence[EvalJob]) -> Iterator[EvalResult]:
         """Evaluate ``jobs``; yield each result as soon as it is known (any order)."""
@@ -83,13 +87,38 @@ class Executor(ABC):
 ExecutorFactory = Callable[..., Executor]
 EXECUTORS: Registry[ExecutorFactory] = Registry("executor")
 
+#: executors whose module is imported on first use, so that ``import gp_autoloss`` never imports ray
+_LAZY_EXECUTORS = {"local": "gp_autoloss.execution.local", "ray": "gp_autoloss.execution.ray_executor"}
+#: what to install when a lazily imported executor's dependency is missing
+_INSTALL_HINTS = {"ray": "the ray executor needs ray: pip install -e .[ray]"}
+
+
+def _executor_factory(name: str) -> ExecutorFactory:
+    if name not in EXECUTORS and name in _LAZY_EXECUTORS:
+        import importlib
+
+        try:
+            importlib.import_module(_LAZY_EXECUTORS[name])
+        except ImportError as exc:
+            hint = _INSTALL_HINTS.get(name)
+            if hint is None:
+                raise
+            raise ConfigError(hint if exc.name == name else f"{hint} ({exc})") from None
+    try:
+        return EXECUTORS.get(name)
+    except KeyError:
+        known = sorted(set(EXECUTORS.names()) | set(_LAZY_EXECUTORS))
+        raise ConfigError(f"unknown executor {name!r}; known: {', '.join(known)}") from None
+
+
+def check_executor(name: str, options: dict[str, Any]) -> None:
+    """Check that executor ``name`` exists (importing it if needed) and accepts ``options``."""
+    factory = _executor_factory(name)
+    check = getattr(factory, "check_options", None)
+    if check is not None:
+        check(dict(options))
+
 
 def create_executor(name: str, adapter: AdapterSpec, **kwargs: Any) -> Executor:
-    """Build a registered executor; unknown names raise :class:`ConfigError`."""
-    import gp_autoloss.execution.local  # noqa: F401  (registers "local")
-
-    try:
-        factory = EXECUTORS.get(name)
-    except KeyError as exc:
-        raise ConfigError(str(exc.args[0])) from None
-    return factory(adapter, **kwargs)
+    """Build a registered executor; unknown names, missing dependencies or bad options raise :class:`ConfigError`."""
+    return _executor_factory(name)(adapter, **kwargs)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from gp_autoloss.search.storage import STAGES, RunStorage
+from gp_autoloss.search.storage import APP_ID, RUN_FILE, SCHEMA_VERSION, STAGES, RunStorage, StorageError
 
-__all__ = ["RunData", "load_run", "FUNNEL_FIELDS"]
+__all__ = ["RunData", "load_run", "open_readonly", "FUNNEL_FIELDS"]
 
 #: per-generation counts, in funnel order (the paper's Table 2)
 FUNNEL_FIELDS = ("generated", "unique", "valid", "convergent", "verify_passed", "proxy_evaluated")
@@ -74,11 +77,72 @@ def _mask(reason: str) -> str:
     return _BRACKETS.sub("(...)", _NUMBER.sub("#", reason))
 
 
-def load_run(run_dir: str | Path) -> RunData:
-    """Read a run directory (raises ``StorageError`` if it is not a healthy run)."""
-    store = RunStorage.open(Path(run_dir))
+def open_readonly(run_dir: str | Path) -> RunStorage:
+    """Open a run file for reading only, checking that it is a healthy gp-autoloss run.
+
+    The connection is SQLite's ``mode=ro``: a report can never change the run, even while the search writes
+    it. In a directory the reader cannot write (where SQLite cannot create the ``-shm`` file a WAL reader
+    needs) a run that no search has open (no ``-wal`` file) is read as immutable instead.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_FILE
+    if not run_dir.is_dir():
+        raise StorageError(f"run directory {run_dir} does not exist")
+    if not path.is_file():
+        raise StorageError(f"{run_dir} is not a gp-autoloss run directory (no {RUN_FILE})")
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    conn = None
     try:
-        meta = {k: v for k, v in store.conn.execute("SELECT key, value FROM meta")}
-        return RunData(Path(run_dir), store.config, store.results_table(), store.generations(), meta)
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            if conn is not None:
+                conn.close()
+            if Path(f"{path}-wal").exists():
+                raise
+            conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+        check = conn.execute("PRAGMA quick_check").fetchone()
+        if not check or check[0] != "ok":
+            raise sqlite3.DatabaseError(str(check))
+        app = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+        schema = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise StorageError(f"{path} is corrupted or not a gp-autoloss run file ({exc})") from None
+    if not app or app[0] != APP_ID or not schema or schema[0] != str(SCHEMA_VERSION):
+        conn.close()
+        what = "is not a gp-autoloss run file" if not app or app[0] != APP_ID else \
+            f"has schema version {schema[0] if schema else '?'}; expected {SCHEMA_VERSION}"
+        raise StorageError(f"{path} {what}")
+    return RunStorage(path, conn)
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read a run directory, read-only (raises ``StorageError`` if it is not a healthy run).
+
+    A run that is still being written is read as it stands: the last committed evaluation is in, the
+    generation in progress is unfinished.
+    """
+    store = open_readonly(run_dir)
+    try:
+        conn = store.conn
+        conn.execute("BEGIN")  # one snapshot: a search writing meanwhile cannot tear the tables apart
+        try:
+            meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta")}
+            candidates = store.results_table()
+            by_id = {c["id"]: c for c in candidates}
+            for cid, stage, created in conn.execute("SELECT candidate, stage, created FROM results"):
+                row = by_id.get(cid)
+                if row is not None:
+                    row[f"{stage}_created"] = created
+            generations = store.generations()
+            config = json.loads(meta.get("config") or "{}")
+        finally:
+            conn.execute("COMMIT")
+        return RunData(Path(run_dir), config, candidates, generations, meta)
+    except (sqlite3.Error, json.JSONDecodeError) as exc:
+        raise StorageError(f"cannot read {store.path}: {exc}") from None
     finally:
         store.close()

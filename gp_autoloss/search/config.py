@@ -58,6 +58,11 @@ class SearchConfig:
             raise ConfigError(f"unknown adapter {self.adapter!r}; known: {', '.join(ADAPTERS.names())}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES.names())}")
+        if not isinstance(self.executor_options, dict):
+            raise ConfigError(f"executor-options must be a table/object, got {self.executor_options!r}")
+        from gp_autoloss.execution.base import check_executor
+
+        check_executor(self.executor, self.executor_options)  # before the run directory exists
         positive = ("generations", "population", "top_k", "parents", "tournament_size", "max_depth", "max_size",
                     "workers")  # fmt: skip
         for name in positive:

@@ -1,0 +1,251 @@
+"""The paper's Table 5 on this machine: random vs vanilla vs CSE search, same seeds, same adapter.
+
+    python -m benchmarks.search_efficiency                                   # toy adapter, 3 seeds
+    python -m benchmarks.search_efficiency --adapter mmdet --detector fcos_tiny --space sigmoid_cls \\
+        --generations 2 --population 8 --top-k 1 --parents 2 --seeds 0 1 \\
+        --adapter-option epochs=1 --adapter-option proxy_images=64 --adapter-option val_limit=32
+
+For every seed and strategy a real search runs (``gp-autoloss search`` settings; the runs stay under
+``--runs-dir`` for ``gp-autoloss report``). Per strategy: proxy evaluations, wall-clock, best proxy metric,
+and the proxy evaluations / seconds needed to first reach the target metric -- by default vanilla's best of
+the same seed (the paper's comparison: how much cheaper CSE gets to where vanilla evolution got). Mean and
+spread over seeds. Plots best metric against proxy evaluations and against time.
+
+Writes ``search_efficiency_<adapter>.csv`` (one row per run), ``.json`` (runs, curves, summary) and ``.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+STRATEGIES = ("random", "vanilla", "cse")
+#: the issue's target: CSE reaches vanilla's best with at least this many times fewer proxy evaluations
+TARGET_FACTOR = 20.0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_efficiency",
+                                     description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--adapter", default="toy", help="fitness adapter (default toy)")
+    parser.add_argument("--detector", help="mmdet adapter: detector (fcos_tiny, faster_rcnn_tiny, ...)")
+    parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--space", default="softmax_cls")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--generations", type=int, default=4)
+    parser.add_argument("--population", type=int, default=50)
+    parser.add_argument("--top-k", type=int, default=2, help="cse: proxy evaluations per generation")
+    parser.add_argument("--parents", type=int, default=5)
+    parser.add_argument("--target", type=float, help="target metric (default: vanilla's best of each seed)")
+    parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--runs-dir", default="benchmarks/results/runs", help="where the search runs are kept")
+    parser.add_argument("--out-dir", default="benchmarks/results")
+    parser.add_argument("--tag", help="file name tag (default: the adapter, and the detector)")
+    parser.add_argument("--fresh", action="store_true", help="rerun searches whose run directory exists")
+    args = parser.parse_args(argv)
+    if min(args.generations, args.population, args.top_k, args.parents) < 1:
+        parser.error("--generations, --population, --top-k, --parents must be >= 1")
+    return args
+
+
+def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
+    from gp_autoloss.cli.search_commands import parse_adapter_options
+
+    options = parse_adapter_options(args.adapter_option)
+    if args.detector:
+        options["detector"] = args.detector
+    return options
+
+
+def run_search(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace, fresh: bool) -> Path:
+    """Run (or reuse, or resume) one search; returns its directory."""
+    from gp_autoloss.search import SearchConfig, SearchEngine
+
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if (run_dir / "run.sqlite").exists():
+        engine = SearchEngine.open(run_dir)
+    else:
+        cfg = SearchConfig(space=args.space, strategy=strategy, adapter=args.adapter,
+                           adapter_options=_adapter_options(args), generations=args.generations,
+                           population=args.population, top_k=args.top_k, parents=args.parents, seed=seed,
+                           time_limit=args.time_limit)  # fmt: skip
+        engine = SearchEngine.create(cfg, run_dir)
+    try:
+        engine.run()
+    finally:
+        engine.close()
+    return run_dir
+
+
+def first_reaching(curve: list[dict[str, Any]], target: float) -> dict[str, Any] | None:
+    """The first point of a best-so-far curve whose best metric is at least ``target``."""
+    for point in curve:
+        if point["best"] is not None and point["best"] >= target - 1e-12:
+            return point
+    return None
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}  # fmt: skip
+
+
+def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, Any]:
+    """Per strategy: mean/spread of proxy evaluations, seconds, best metric, evaluations and seconds to target."""
+    out: dict[str, Any] = {}
+    for strategy in strategies:
+        rows = [r for r in runs if r["strategy"] == strategy]
+        reached = [r for r in rows if r["evals_to_target"] is not None]
+        out[strategy] = {
+            "proxy_evaluations": _spread([r["proxy_evaluations"] for r in rows]),
+            "seconds": _spread([r["seconds"] for r in rows]),
+            "best_metric": _spread([r["best_metric"] for r in rows if r["best_metric"] is not None]),
+            "reached_target": f"{len(reached)}/{len(rows)}",
+            "evals_to_target": _spread([r["evals_to_target"] for r in reached]),
+            "seconds_to_target": _spread([r["seconds_to_target"] for r in reached]),
+        }
+    if "vanilla" in out and "cse" in out:
+        pairs = {}
+        for r in runs:
+            pairs.setdefault(r["seed"], {})[r["strategy"]] = r
+        factors = [p["vanilla"]["evals_to_target"] / p["cse"]["evals_to_target"] for p in pairs.values()
+                   if "cse" in p and "vanilla" in p and p["cse"]["evals_to_target"] and p["vanilla"]["evals_to_target"]]
+        out["cse_vs_vanilla"] = {
+            "evaluation_factor": _spread(factors),
+            "total_evaluation_factor": out["vanilla"]["proxy_evaluations"]["mean"]
+            / max(out["cse"]["proxy_evaluations"]["mean"], 1e-9),
+            "seeds_where_cse_reached_vanilla_best": out["cse"]["reached_target"],
+            "target_factor": TARGET_FACTOR,
+        }  # fmt: skip
+    return out
+
+
+def _plot(curves: dict[str, list[list[dict[str, Any]]]], path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = {"random": "#888888", "vanilla": "#d62728", "cse": "#1f77b4"}
+    for strategy, runs in curves.items():
+        for k, curve in enumerate(runs):
+            pts = [p for p in curve if p["best"] is not None]
+            if not pts:
+                continue
+            label = strategy if k == 0 else None
+            for ax, key in ((axes[0], "evaluation"), (axes[1], "seconds")):
+                ax.step([p[key] for p in pts], [p["best"] for p in pts], where="post", color=colors[strategy],
+                        alpha=0.8, label=label)  # fmt: skip
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("proxy evaluations")
+    axes[1].set_xlabel("wall-clock seconds")
+    for ax in axes:
+        ax.set_ylabel("best proxy metric so far")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every (seed, strategy) search, print the table, write CSV/JSON/PNG."""
+    args = _parse_args(argv)
+    from gp_autoloss.errors import GpAutolossError
+    from gp_autoloss.reporting import load_run, run_summary
+
+    tag = args.tag or "_".join(x for x in (args.adapter, args.detector) if x)
+    runs_dir = Path(args.runs_dir) / f"search_efficiency_{tag}"
+    runs: list[dict[str, Any]] = []
+    curves: dict[str, list[list[dict[str, Any]]]] = {s: [] for s in args.strategies}
+    order = sorted(args.strategies, key=lambda s: s != "vanilla")  # vanilla first: its best is the target
+    for seed in args.seeds:
+        target = args.target
+        for strategy in order:
+            try:
+                run_dir = run_search(runs_dir / f"{strategy}_s{seed}", strategy, seed, args, args.fresh)
+            except GpAutolossError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            summary = run_summary(load_run(run_dir))
+            curve = summary["best_so_far"]
+            best = summary["status"]["best_metric"]
+            if target is None and strategy == "vanilla":
+                target = best
+            hit = first_reaching(curve, target) if target is not None else None
+            row = {"seed": seed, "strategy": strategy, "proxy_evaluations": len(curve),
+                   "seconds": round(summary["status"]["seconds"] or 0.0, 2), "best_metric": best,
+                   "best_formula": summary["status"]["best_formula"], "target": target,
+                   "evals_to_target": hit["evaluation"] if hit else None,
+                   "seconds_to_target": round(hit["seconds"], 2) if hit else None, "run": str(run_dir)}  # fmt: skip
+            runs.append(row)
+            curves[strategy].append(curve)
+            print(f"seed {seed} {strategy:8} proxy evals {row['proxy_evaluations']:5}  {row['seconds']:8.1f} s  "
+                  f"best {best if best is None else round(best, 4)}  to target: {row['evals_to_target']} evals")
+    summary = summarize(runs, args.strategies)
+    _print_summary(summary, args)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"search_efficiency_{tag}"
+    with open(f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(runs[0]))
+        writer.writeheader()
+        writer.writerows(runs)
+    settings = {k: v for k, v in vars(args).items() if k not in ("fresh",)}
+    payload = {"settings": settings, "machine": _machine(), "runs": runs, "summary": summary,
+               "curves": {s: [[{k: p[k] for k in ("evaluation", "seconds", "best")} for p in c] for c in cs]
+                          for s, cs in curves.items()}}  # fmt: skip
+    Path(f"{stem}.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    _plot(curves, Path(f"{stem}.png"), f"search efficiency, {tag} adapter, {args.space}, seeds {args.seeds}")
+    print(f"wrote {stem}.csv, .json and .png")
+    return 0
+
+
+def _machine() -> dict[str, Any]:
+    import os
+
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d %H:%M")}  # fmt: skip
+
+
+def _fmt(spread: dict[str, Any], digits: int = 1) -> str:
+    if not spread or spread.get("mean") is None:
+        return "-"
+    return f"{spread['mean']:.{digits}f} ± {spread['std']:.{digits}f}"
+
+
+def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"\n{'strategy':9} {'proxy evals':>14} {'seconds':>14} {'best metric':>16} {'reached':>8} "
+          f"{'evals to target':>16} {'s to target':>14}")
+    for strategy in args.strategies:
+        s = summary[strategy]
+        print(f"{strategy:9} {_fmt(s['proxy_evaluations']):>14} {_fmt(s['seconds']):>14} "
+              f"{_fmt(s['best_metric'], 4):>16} {s['reached_target']:>8} {_fmt(s['evals_to_target']):>16} "
+              f"{_fmt(s['seconds_to_target']):>14}")
+    cmp = summary.get("cse_vs_vanilla")
+    if cmp:
+        factor = cmp["evaluation_factor"]
+        verdict = "meets" if factor["n"] and factor["min"] >= TARGET_FACTOR else "misses"
+        print(f"\nCSE reached vanilla's best in {cmp['seeds_where_cse_reached_vanilla_best']} seeds, with "
+              f"{_fmt(factor)}x fewer proxy evaluations (min {factor['min']}); {verdict} the {TARGET_FACTOR:g}x "
+              f"target. Total proxy evaluations: vanilla / cse = {cmp['total_evaluation_factor']:.1f}x.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
