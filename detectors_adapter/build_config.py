@@ -137,8 +137,11 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
     cfg.launcher = "pytorch" if spec.nproc > 1 else "none"  # train_one starts the ranks with torchrun
     if spec.nproc > 1:
         env_cfg = cfg.get("env_cfg") or ConfigDict()
-        env_cfg["dist_cfg"] = {"backend": "nccl" if spec.device.startswith("cuda") else "gloo"}
+        on_gpu = spec.device.startswith("cuda")
+        env_cfg["dist_cfg"] = {"backend": "nccl" if on_gpu else "gloo"}
         cfg.env_cfg = env_cfg
+        if not on_gpu:
+            cfg.model_wrapper_cfg = {"type": "CPUDistributedDataParallel", "broadcast_buffers": False}
     imports = list((cfg.get("custom_imports") or {}).get("imports", []))
     if "detectors_adapter.models" not in imports:
         cfg.custom_imports = {"imports": [*imports, "detectors_adapter.models"], "allow_failed_imports": False}

@@ -62,6 +62,10 @@ def run_spec(spec: Any) -> dict[str, Any]:
     if spec.threads:
         torch.set_num_threads(int(spec.threads))
     cfg = build_config(spec)
+    if spec.nproc > 1 and not spec.device.startswith("cuda"):
+        from detectors_adapter.models.cpu_ddp import allow_cpu_ranks
+
+        allow_cpu_ranks()
     runner = Runner.from_cfg(cfg)
     start = time.perf_counter()
     runner.train()

@@ -191,6 +191,7 @@ def test_build_config_for_distributed_training(tiny_data: Path, tmp_path: Path) 
 
     cfg = build_config(_spec(tiny_data, tmp_path, nproc=2))
     assert cfg.launcher == "pytorch" and cfg.env_cfg.dist_cfg.backend == "gloo"
+    assert cfg.model_wrapper_cfg.type == "CPUDistributedDataParallel"
     assert build_config(_spec(tiny_data, tmp_path)).launcher == "none"
     with pytest.raises(ConfigError, match="nproc must be a positive integer"):
         create_adapter("mmdet", "sigmoid_cls", data_root=str(tiny_data), nproc=0)

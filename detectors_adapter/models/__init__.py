@@ -9,12 +9,14 @@ Use from any mmdet 3.x config::
 """
 
 from detectors_adapter.models.bbox_head import GPBBoxLossMixin, GPShared2FCBBoxHead, GPShared4Conv1FCBBoxHead
+from detectors_adapter.models.cpu_ddp import CPUDistributedDataParallel, allow_cpu_ranks
 from detectors_adapter.models.fcos_head import GPFCOSHead
 from detectors_adapter.models.gp_loss import SUPPORTED_SPACES, GPLoss, box_terms, load_formula
 from detectors_adapter.models.hooks import NonFiniteLossError, NonFiniteLossHook
 
 __all__ = [
     "SUPPORTED_SPACES",
+    "CPUDistributedDataParallel",
     "GPBBoxLossMixin",
     "GPFCOSHead",
     "GPLoss",
@@ -22,6 +24,7 @@ __all__ = [
     "GPShared4Conv1FCBBoxHead",
     "NonFiniteLossError",
     "NonFiniteLossHook",
+    "allow_cpu_ranks",
     "box_terms",
     "load_formula",
 ]  # fmt: skip
