@@ -3,7 +3,8 @@
 From the detector's config file it: points the train and test datasets at the spec's annotation files and
 image directories (classes from the annotations), puts ``GPLoss(candidate)`` into the searched branch (the
 other branch keeps its fixed loss unless ``other_formula`` is given), rescales the epoch-based schedule to the
-spec's epochs, turns off validation during training, checkpoints and visualization, and adds the
+spec's epochs, turns off validation during training (``curves``: validates every epoch and records the
+curves instead), checkpoints and visualization, and adds the
 :class:`~detectors_adapter.models.hooks.NonFiniteLossHook`.
 """
 
@@ -147,6 +148,15 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
         cfg.custom_imports = {"imports": [*imports, "detectors_adapter.models"], "allow_failed_imports": False}
 
 
+def _record_curves(cfg: Config, spec: TrainSpec) -> None:
+    """Validate on the test split after every epoch and record loss and metric curves (``curves.json``)."""
+    cfg.val_dataloader = copy.deepcopy(cfg.test_dataloader)
+    cfg.val_evaluator = copy.deepcopy(cfg.test_evaluator)
+    cfg.val_cfg = {"type": "ValLoop"}
+    cfg.train_cfg.val_interval = 1
+    cfg.custom_hooks = [*cfg.custom_hooks, {"type": "CurveRecorderHook", "path": str(Path(spec.work_dir) / "curves.json")}]
+
+
 def build_config(spec: TrainSpec) -> Config:
     """The mmengine config of one evaluation run (see the module docstring)."""
     det = get_detector(spec.detector)
@@ -161,6 +171,8 @@ def build_config(spec: TrainSpec) -> Config:
     _set_losses(cfg, spec, det)
     _set_schedule(cfg, spec)
     _set_runtime(cfg, spec)
+    if spec.curves:
+        _record_curves(cfg, spec)
     if spec.cfg_options:
         try:
             cfg.merge_from_dict(dict(spec.cfg_options))

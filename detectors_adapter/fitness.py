@@ -46,6 +46,8 @@ from gp_autoloss.loss import Loss, parse
 __all__ = ["DETECTORS", "MMDetFitnessAdapter", "ensure_default_dataset"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: ``train(other_formula=...)`` default: the adapter's own ``other_loss``
+_ADAPTER: Any = object()
 _LOG_TAIL = 2000
 
 
@@ -215,15 +217,54 @@ class MMDetFitnessAdapter(FitnessAdapter):
     # ---- FitnessAdapter -------------------------------------------------------------------------------------
     def verify(self, loss: Loss, seed: int) -> float:
         """Train and test on D_verify; returns its bbox mAP."""
-        # D_verify has a handful of images: one long epoch of verify_epochs passes, not many 1-iteration epochs
-        return self._evaluate(loss, seed, "verify", self.verify_ann, self.train_images, self.verify_ann,
-                              self.train_images, 1, self.verify_time_limit or self.time_limit,
-                              repeat=self.verify_epochs)
+        return self._score(loss, seed, "verify")
 
     def proxy(self, loss: Loss, seed: int) -> float:
         """Train on the proxy split for ``epochs``, test on val; returns the val bbox mAP."""
-        return self._evaluate(loss, seed, "proxy", self.proxy_ann, self.train_images, self.val_ann,
-                              self.val_images, self.epochs, self.time_limit)
+        return self._score(loss, seed, "proxy")
+
+    def _score(self, loss: Loss, seed: int, stage: str) -> float:
+        if loss.space.name != self.space.name:
+            raise ConfigError(f"mmdet adapter scores {self.space.name} losses, got a {loss.space.name} loss")
+        return float(self.train(loss.to_prefix(), seed, stage)["metric"])
+
+    def train(self, formula: str | None, seed: int, stage: str = "proxy", *, other_formula: Any = _ADAPTER,
+              cfg_options: dict[str, Any] | None = None, curves: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Train and test the detector once, isolated; returns the run's result (``metric`` = bbox mAP).
+
+        ``formula`` (DEAP prefix of the adapter's space) goes into the searched branch, ``None`` keeps the
+        config's loss there; ``other_formula`` likewise for the other branch (default: the adapter's
+        ``other_loss``). ``cfg_options`` are merged after the adapter's own (e.g. a native mmdet loss:
+        ``{"model.bbox_head.loss_bbox": {"_delete_": True, "type": "DIoULoss"}}``). ``stage`` ``"verify"``
+        trains and tests on D_verify, ``"proxy"`` on the proxy and val splits. ``curves`` adds per-iteration
+        training losses and per-epoch val metrics (``result["curves"]``). Raises
+        :class:`~gp_autoloss.fitness.CandidateFailed` when training diverges, crashes or runs out of time.
+        """
+        if stage == "verify":  # D_verify: a handful of images, one long epoch of verify_epochs passes
+            data = (self.verify_ann, self.train_images, self.verify_ann, self.train_images)
+            epochs, time_limit, repeat = 1, self.verify_time_limit or self.time_limit, self.verify_epochs
+        elif stage == "proxy":
+            data = (self.proxy_ann, self.train_images, self.val_ann, self.val_images)
+            epochs, time_limit, repeat = self.epochs, self.time_limit, 1
+        else:
+            raise ConfigError(f"mmdet adapter: stage must be 'verify' or 'proxy', not {stage!r}")
+        work = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=self._tmp))
+        spec = TrainSpec(
+            detector=self.detector.name, space=self.space.name, formula=formula,
+            other_formula=self.other_formula if other_formula is _ADAPTER else other_formula,
+            train_ann=data[0], train_images=data[1], test_ann=data[2], test_images=data[3], classes=self.classes,
+            epochs=epochs, work_dir=str(work), result=str(work / "result.json"), seed=int(seed), device=self.device,
+            threads=self.threads, batch_size=self.batch_size, lr=self.lr, config=self.config,
+            cfg_options={**self.cfg_options, **(cfg_options or {})},
+            train_size=self.sizes["verify" if stage == "verify" else "proxy"], repeat=repeat, nproc=self.nproc,
+            curves=curves)  # fmt: skip
+        try:
+            result = self._run(spec, work, time_limit)
+        finally:
+            if not self.keep_work_dirs:
+                shutil.rmtree(work, ignore_errors=True)
+        self.last_result = {"stage": stage, **result}
+        return result
 
     def describe(self) -> dict[str, Any]:
         """Settings to store with a run, with the dataset sizes."""
@@ -235,26 +276,6 @@ class MMDetFitnessAdapter(FitnessAdapter):
             self._cleanup()
 
     # ---- isolation ------------------------------------------------------------------------------------------
-    def _evaluate(self, loss: Loss, seed: int, stage: str, train_ann: str, train_images: str, test_ann: str,
-                  test_images: str, epochs: int, time_limit: float, repeat: int = 1) -> float:
-        if loss.space.name != self.space.name:
-            raise ConfigError(f"mmdet adapter scores {self.space.name} losses, got a {loss.space.name} loss")
-        work = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=self._tmp))
-        spec = TrainSpec(
-            detector=self.detector.name, space=self.space.name, formula=loss.to_prefix(),
-            other_formula=self.other_formula, train_ann=train_ann, train_images=train_images, test_ann=test_ann,
-            test_images=test_images, classes=self.classes, epochs=epochs, work_dir=str(work),
-            result=str(work / "result.json"), seed=int(seed), device=self.device, threads=self.threads,
-            batch_size=self.batch_size, lr=self.lr, config=self.config, cfg_options=self.cfg_options,
-            train_size=self.sizes["verify" if stage == "verify" else "proxy"], repeat=repeat, nproc=self.nproc)
-        try:
-            result = self._run(spec, work, time_limit)
-        finally:
-            if not self.keep_work_dirs:
-                shutil.rmtree(work, ignore_errors=True)
-        self.last_result = {"stage": stage, **result}
-        return float(result["metric"])
-
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)

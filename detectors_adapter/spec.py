@@ -34,6 +34,7 @@ class TrainSpec:
             D_verify train as one long epoch instead of many one-iteration epochs.
         nproc: training processes (mmengine's distributed launcher, one per GPU with ``device`` ``cuda``;
             ``gloo`` on CPU); the batch size is per process.
+        curves: validate on the test split after every epoch and return the training-loss and mAP curves.
     """
 
     detector: str
@@ -58,6 +59,7 @@ class TrainSpec:
     train_size: int | None = None
     repeat: int = 1
     nproc: int = 1
+    curves: bool = False
 
     def dump(self, path: str | Path) -> Path:
         """Write the spec as JSON."""

@@ -70,14 +70,19 @@ def run_spec(spec: Any) -> dict[str, Any]:
     start = time.perf_counter()
     runner.train()
     trained = time.perf_counter()
-    metrics = runner.test() or {}
+    curves_path = Path(spec.work_dir) / "curves.json"
+    curves = json.loads(curves_path.read_text(encoding="utf-8")) if spec.curves and curves_path.is_file() else None
+    if curves and curves["val"]:  # the last epoch's validation ran on the test split already
+        metrics = {k: v for k, v in curves["val"][-1].items() if k != "epoch"}
+    else:
+        metrics = runner.test() or {}
     tested = time.perf_counter()
     metric = metrics.get("coco/bbox_mAP")
     try:
         last_loss = float(runner.message_hub.get_scalar("train/loss").current())
     except (KeyError, AttributeError, TypeError, ValueError):
         last_loss = None
-    return {
+    payload = {
         "status": "ok",
         # no detection at all: CocoMetric returns no mAP; the candidate scores 0
         "metric": float(metric) if metric is not None else 0.0,
@@ -87,6 +92,9 @@ def run_spec(spec: Any) -> dict[str, Any]:
         "train_seconds": round(trained - start, 3),
         "test_seconds": round(tested - trained, 3),
     }
+    if curves is not None:
+        payload["curves"] = curves
+    return payload
 
 
 def _die_with_parent() -> None:

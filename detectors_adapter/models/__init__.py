@@ -10,13 +10,16 @@ Use from any mmdet 3.x config::
 
 from detectors_adapter.models.bbox_head import GPBBoxLossMixin, GPShared2FCBBoxHead, GPShared4Conv1FCBBoxHead
 from detectors_adapter.models.cpu_ddp import CPUDistributedDataParallel, allow_cpu_ranks
+from detectors_adapter.models.dense_ghm import DenseGHMCLoss
 from detectors_adapter.models.fcos_head import GPFCOSHead
 from detectors_adapter.models.gp_loss import SUPPORTED_SPACES, GPLoss, box_terms, load_formula
-from detectors_adapter.models.hooks import NonFiniteLossError, NonFiniteLossHook
+from detectors_adapter.models.hooks import CurveRecorderHook, NonFiniteLossError, NonFiniteLossHook
 
 __all__ = [
     "SUPPORTED_SPACES",
     "CPUDistributedDataParallel",
+    "CurveRecorderHook",
+    "DenseGHMCLoss",
     "GPBBoxLossMixin",
     "GPFCOSHead",
     "GPLoss",
