@@ -4,10 +4,10 @@
     python -m benchmarks.convergence_curves --run-missing   # train the tables first where they are missing
 
 The curves come from the trainings of ``benchmarks.loss_table`` (it records every iteration's training loss
-and every epoch's val bbox mAP). Losses of different formulas have different scales, so the left panel
-shows each combination's total training loss relative to its mean over the first epoch, averaged over seeds
-and smoothed over ``--smooth`` iterations; the right panel the val bbox mAP after every epoch (mean over
-seeds, bars: min to max). Writes ``convergence_<detector>.png`` and ``convergence_<detector>.csv``.
+and every epoch's val bbox mAP). The left panel shows each combination's total training loss (mean over
+seeds, smoothed over ``--smooth`` iterations); losses of different formulas have different scales and
+offsets (CSE-B's regression term is negative), so compare shapes, not levels. The right panel shows the val
+bbox mAP after every epoch (mean over seeds, bars: min to max). Writes ``convergence_<detector>.png`` and ``convergence_<detector>.csv``.
 """
 
 from __future__ import annotations
@@ -33,17 +33,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def curves_by_row(trainings: list[dict[str, Any]], smooth: int) -> dict[str, dict[str, Any]]:
-    """Per row: relative training loss per iteration and val mAP per epoch, aggregated over seeds."""
+    """Per row: training loss per iteration and val mAP per epoch, aggregated over seeds."""
     rows: dict[str, dict[str, Any]] = {}
     for t in trainings:
         curves = t.get("curves")
         if not curves or not curves.get("train"):
             continue
         train = curves["train"]
-        first_epoch = [p["loss"] for p in train if p["epoch"] == 1 and "loss" in p] or [train[0]["loss"]]
-        scale = statistics.fmean(first_epoch) or 1.0
-        rel = [p["loss"] / scale for p in train if "loss" in p]
-        smoothed = [statistics.fmean(rel[max(0, k - smooth + 1): k + 1]) for k in range(len(rel))]
+        loss = [p["loss"] for p in train if "loss" in p]
+        smoothed = [statistics.fmean(loss[max(0, k - smooth + 1): k + 1]) for k in range(len(loss))]
         row = rows.setdefault(t["row"], {"loss": [], "map": []})
         row["loss"].append(smoothed)
         row["map"].append([v.get("coco/bbox_mAP", 0.0) for v in curves.get("val", [])])
@@ -53,7 +51,7 @@ def curves_by_row(trainings: list[dict[str, Any]], smooth: int) -> dict[str, dic
         n_ep = min(len(c) for c in row["map"]) if row["map"] else 0
         out[name] = {
             "iterations": list(range(1, n_it + 1)),
-            "relative_loss": [statistics.fmean(c[k] for c in row["loss"]) for k in range(n_it)],
+            "loss": [statistics.fmean(c[k] for c in row["loss"]) for k in range(n_it)],
             "epochs": list(range(1, n_ep + 1)),
             "map_mean": [statistics.fmean(c[k] for c in row["map"]) for k in range(n_ep)],
             "map_min": [min(c[k] for c in row["map"]) for k in range(n_ep)],
@@ -64,7 +62,7 @@ def curves_by_row(trainings: list[dict[str, Any]], smooth: int) -> dict[str, dic
 
 
 def plot(detector: str, data: dict[str, dict[str, Any]], path: Path) -> Path:
-    """Two panels: relative training loss against iterations, val mAP against epochs."""
+    """Two panels: training loss against iterations, val mAP against epochs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,14 +73,13 @@ def plot(detector: str, data: dict[str, dict[str, Any]], path: Path) -> Path:
     for k, (name, d) in enumerate(data.items()):
         color = cmap(k % 10)
         style = "-" if "CSE" in name or "demo" in name else "--"
-        left.plot(d["iterations"], d["relative_loss"], style, color=color, label=name, lw=1.4)
+        left.plot(d["iterations"], d["loss"], style, color=color, label=name, lw=1.4)
         lo = [m - a for m, a in zip(d["map_mean"], d["map_min"])]
         hi = [b - m for m, b in zip(d["map_mean"], d["map_max"])]
         right.errorbar(d["epochs"], d["map_mean"], yerr=[lo, hi], fmt=style + "o", color=color, label=name,
                        capsize=3, ms=4, lw=1.4)  # fmt: skip
     left.set_xlabel("iteration")
-    left.set_ylabel("training loss / its first-epoch mean")
-    left.set_yscale("log")
+    left.set_ylabel("training loss (total)")
     right.set_xlabel("epoch")
     right.set_ylabel("val bbox mAP")
     for ax in (left, right):
@@ -118,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         png = plot(detector, data, results / f"convergence_{detector}.png")
         with open(results / f"convergence_{detector}.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["row", "epoch", "map_mean", "map_min", "map_max", "final_relative_loss", "seeds"])
+            writer.writerow(["row", "epoch", "map_mean", "map_min", "map_max", "final_loss", "seeds"])
             for name, d in data.items():
                 for e, mean, lo, hi in zip(d["epochs"], d["map_mean"], d["map_min"], d["map_max"]):
                     writer.writerow([name, e, round(mean, 5), round(lo, 5), round(hi, 5),
-                                     round(d["relative_loss"][-1], 4), d["seeds"]])  # fmt: skip
+                                     round(d["loss"][-1], 4), d["seeds"]])  # fmt: skip
         print(f"wrote {png} and {png.with_suffix('.csv')}")
         wrote += 1
     return 0 if wrote else 1

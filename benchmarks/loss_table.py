@@ -165,8 +165,11 @@ def summarize(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]
             s["verdict"] = "baseline" if s["row"] == baseline else "-"
             continue
         gap = s["mean_mAP"] - base["mean_mAP"]
-        se = math.sqrt((s["std_mAP"] ** 2) / max(s["n"], 1) + (base["std_mAP"] ** 2) / max(base["n"], 1))
         s["vs_baseline"] = gap
+        if min(s["n"], base["n"]) < 2:  # no spread to compare the gap with
+            s["verdict"] = "one seed: no spread"
+            continue
+        se = math.sqrt(s["std_mAP"] ** 2 / s["n"] + base["std_mAP"] ** 2 / base["n"])
         s["verdict"] = "within noise" if abs(gap) <= 2 * se else ("better" if gap > 0 else "worse")
     return list(stats.values())
 

@@ -198,6 +198,8 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", metavar="OUT.png",
                    help="with --html: open the page in headless Chromium and save a full-page PNG; exit 1 if the "
                         "page logs an error")
+    p.add_argument("--screenshot-height", type=int, metavar="PX",
+                   help="with --screenshot: only the top PX pixels of the page (default: all of it)")
 
 
 @command("report", "best losses, per-stage counts (Table 2) and the evolution scatter (Figure 4)",
@@ -211,13 +213,16 @@ def run_report(args: argparse.Namespace) -> int:
         raise ConfigError("--html needs an output file (OUT.html) when several runs are compared")
     if args.screenshot and not args.html:
         raise ConfigError("--screenshot needs --html (it is a picture of the HTML report)")
+    if args.screenshot_height is not None and (args.screenshot_height < 1 or not args.screenshot):
+        raise ConfigError("--screenshot-height needs --screenshot and a positive number of pixels")
     if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
         raise ConfigError(f"cannot write {args.screenshot!r}: its directory does not exist")
     runs = [load_run(d) for d in args.runs]
     if args.html:
         out = runs[0].run_dir / "report.html" if args.html == _HTML_DEFAULT else Path(args.html)
         print(f"wrote {write_html(runs, out, top=args.top)}", file=sys.stderr if args.json else sys.stdout)
-        if args.screenshot and not _screenshot(out, Path(args.screenshot), sys.stderr if args.json else sys.stdout):
+        stream = sys.stderr if args.json else sys.stdout
+        if args.screenshot and not _screenshot(out, Path(args.screenshot), args.screenshot_height, stream):
             return 1
     if args.json:
         payload = [run_summary(r, top=args.top) for r in runs]
@@ -237,11 +242,11 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screenshot(page: Path, png: Path, stream: Any) -> bool:
+def _screenshot(page: Path, png: Path, height: int | None, stream: Any) -> bool:
     """Load ``page`` in headless Chromium, save ``png``; ``False`` (after listing them) if the page logged errors."""
     from gp_autoloss.reporting.browser import REPORT_READY, load_page
 
-    seen = load_page(page, screenshot=png, ready_expression=REPORT_READY)
+    seen = load_page(page, screenshot=png, ready_expression=REPORT_READY, max_height=height)
     print(f"wrote {png}", file=stream)
     for line in seen.errors:
         print(f"gp-autoloss: page error: {line}", file=sys.stderr)

@@ -152,11 +152,12 @@ def _error_lines(events: Sequence[dict[str, Any]]) -> list[str]:
 
 def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluate: Sequence[str] = (),
               ready_expression: str = "document.readyState === 'complete'", width: int = 1280,
-              timeout: float = 60.0) -> PageLoad:  # fmt: skip
+              max_height: int | None = None, timeout: float = 60.0) -> PageLoad:  # fmt: skip
     """Load ``page`` (a file path or URL) in headless Chromium and report what happened.
 
     Waits for the load event and then until ``ready_expression`` is true; evaluates each of ``evaluate`` in
-    the page; writes a full-page PNG to ``screenshot`` when given. Raises :class:`BrowserError` when
+    the page; writes a full-page PNG (at most ``max_height`` pixels from the top) to ``screenshot`` when
+    given. Raises :class:`BrowserError` when
     Chromium is missing or the page does not get ready within ``timeout`` seconds.
     """
     binary = find_chromium()
@@ -188,7 +189,7 @@ def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluat
             os.close(from_browser_w)
         pipe = _Pipe(proc, to_browser_w, from_browser_r)
         try:
-            return _drive(pipe, url, screenshot, evaluate, ready_expression, width, deadline)
+            return _drive(pipe, url, screenshot, evaluate, ready_expression, width, max_height, deadline)
         finally:
             for fd in (to_browser_w, from_browser_r):
                 os.close(fd)
@@ -201,7 +202,7 @@ def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluat
 
 
 def _drive(pipe: _Pipe, url: str, screenshot: str | Path | None, evaluate: Sequence[str], ready: str, width: int,
-           deadline: float) -> PageLoad:  # fmt: skip
+           max_height: int | None, deadline: float) -> PageLoad:  # fmt: skip
     target = pipe.send("Target.createTarget", {"url": "about:blank"}, deadline=deadline)["targetId"]
     session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True}, deadline=deadline)["sessionId"]
 
@@ -230,10 +231,11 @@ def _drive(pipe: _Pipe, url: str, screenshot: str | Path | None, evaluate: Seque
     result = PageLoad(url=url, title=str(value("document.title")), values=[value(e) for e in evaluate])
     if screenshot is not None:
         size = call("Page.getLayoutMetrics")["cssContentSize"]
-        height = max(1, min(int(size["height"]) + 1, 16384))
+        height = max(1, min(int(size["height"]) + 1, max_height or 16384, 16384))
         call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
                                                     "mobile": False})  # fmt: skip
-        shot = call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        shot = call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
         out = Path(screenshot)
         out.write_bytes(base64.b64decode(shot["data"]))
         result.screenshot = out

@@ -281,8 +281,9 @@ class SearchEngine:
         pipeline = cands
         if self.strategy.checks:
             pipeline = self._run_checks(pipeline)
-            stats["valid"] = sum(1 for c in cands if c.results.get("validness", {}).get("ok"))
-            stats["convergent"] = len(pipeline)
+            # funnel counts are distinct losses (fingerprints), like "unique": equivalent twins share results
+            stats["valid"] = len({c.fingerprint for c in cands if c.results.get("validness", {}).get("ok")})
+            stats["convergent"] = len({c.fingerprint for c in pipeline})
         if self.strategy.simulate:
             self._evaluate(pipeline, "verify", f"gen {gen} D_verify")
             top = parents[0]
@@ -298,10 +299,8 @@ class SearchEngine:
                 else:
                     passing.append(c)
             passing.sort(key=lambda c: (-(c.metric("verify") or 0.0), c.id))
-            stats["verify_passed"] = len(passing)
-            for c in passing[self.config.top_k:]:
-                self.storage.set_status(c.id, "rejected", "top_k", f"not in the top {self.config.top_k} on D_verify")
-            pipeline = passing[: self.config.top_k]
+            stats["verify_passed"] = len({c.fingerprint for c in passing})
+            pipeline = self._top_k(passing)
         self._evaluate(pipeline, "proxy", f"gen {gen} proxy")
         for c in pipeline:
             self._settle(c)
@@ -319,6 +318,23 @@ class SearchEngine:
         log.info("generation %d: %s", gen, {k: v for k, v in stats.items() if k != "rng_end"})
         publish_report(self.run_dir)  # RUN/report.html; never raises
         return new_parents
+
+    def _top_k(self, passing: list[Candidate]) -> list[Candidate]:
+        """The candidates that go to the proxy stage, best D_verify metric first: the top-K distinct losses
+        whose proxy result is not known yet, plus every candidate whose equivalent already has one (free,
+        from the cache) and the twins of the chosen (they share the job). The rest is rejected as top_k."""
+        chosen: set[str] = set()
+        kept = []
+        for c in passing:
+            known = "proxy" in c.results or self.storage.result_by_fingerprint(c.fingerprint, "proxy") is not None
+            if known or c.fingerprint in chosen:
+                kept.append(c)
+            elif len(chosen) < self.config.top_k:
+                chosen.add(c.fingerprint)
+                kept.append(c)
+            else:
+                self.storage.set_status(c.id, "rejected", "top_k", f"not in the top {self.config.top_k} on D_verify")
+        return kept
 
     # ---- results ---------------------------------------------------------------------------------------------
     def summary(self) -> SearchSummary:
