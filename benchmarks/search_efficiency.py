@@ -1,6 +1,6 @@
 """The paper's Table 5 on this machine: random vs vanilla vs CSE search, same seeds, same adapter.
 
-    python -m benchmarks.search_efficiency                                   # toy adapter, 3 seeds
+    python -m benchmarks.search_efficiency                                   # toy adapter, 3 seeds, 8 x 50
     python -m benchmarks.search_efficiency --adapter mmdet --detector fcos_tiny --space sigmoid_cls \\
         --generations 2 --population 8 --top-k 1 --parents 2 --seeds 0 1 \\
         --adapter-option epochs=1 --adapter-option proxy_images=64 --adapter-option val_limit=32
@@ -42,19 +42,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--space", default="softmax_cls")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--generations", type=int, default=4)
+    parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--population", type=int, default=50)
     parser.add_argument("--top-k", type=int, default=2, help="cse: proxy evaluations per generation")
     parser.add_argument("--parents", type=int, default=5)
     parser.add_argument("--target", type=float, help="target metric (default: vanilla's best of each seed)")
     parser.add_argument("--time-limit", type=float, default=600.0)
+    parser.add_argument("--workers", type=int, default=1, help="parallel evaluation workers (default 1)")
     parser.add_argument("--runs-dir", default="benchmarks/results/runs", help="where the search runs are kept")
     parser.add_argument("--out-dir", default="benchmarks/results")
     parser.add_argument("--tag", help="file name tag (default: the adapter, and the detector)")
     parser.add_argument("--fresh", action="store_true", help="rerun searches whose run directory exists")
     args = parser.parse_args(argv)
-    if min(args.generations, args.population, args.top_k, args.parents) < 1:
-        parser.error("--generations, --population, --top-k, --parents must be >= 1")
+    if min(args.generations, args.population, args.top_k, args.parents, args.workers) < 1:
+        parser.error("--generations, --population, --top-k, --parents, --workers must be >= 1")
     return args
 
 
@@ -79,7 +80,7 @@ def run_search(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace
         cfg = SearchConfig(space=args.space, strategy=strategy, adapter=args.adapter,
                            adapter_options=_adapter_options(args), generations=args.generations,
                            population=args.population, top_k=args.top_k, parents=args.parents, seed=seed,
-                           time_limit=args.time_limit)  # fmt: skip
+                           time_limit=args.time_limit, workers=args.workers)  # fmt: skip
         engine = SearchEngine.create(cfg, run_dir)
     try:
         engine.run()

@@ -1,0 +1,232 @@
+"""Write ``benchmarks/README.md`` from the result files in ``benchmarks/results/`` (nothing typed in by hand).
+
+    python -m benchmarks.readme            # after any benchmark; make bench calls it at the end
+
+Every number in the page is read from the JSON a benchmark wrote, with that file's machine and date; a
+benchmark whose results are missing gets a line saying how to produce them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path("benchmarks/results")
+README = Path("benchmarks/README.md")
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _spread(s: dict[str, Any] | None, digits: int = 1) -> str:
+    if not s or s.get("mean") is None:
+        return "-"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _missing(what: str, command: str) -> str:
+    return f"*No results yet: run `{command}` ({what}).*"
+
+
+def section_steps(results: Path) -> str:
+    data = _load(results / "run_all.json")
+    if not data:
+        return _missing("every benchmark", "make bench")
+    rows = [[s["step"], f"`{s['command']}`", s["seconds"], s["exit"], s.get("date", "-"),
+             "quick" if s.get("quick") else "full"] for s in data["steps"]]  # fmt: skip
+    last = data["last_call"]
+    return (f"Last `run_all` call: {last['started']}, {last['seconds']:.0f} s, steps: {', '.join(last['steps'])}; "
+            f"machine: {data['machine']['platform']}, Python {data['machine']['python']}.\n\n"
+            + _table(["step", "command", "seconds", "exit", "date", "size"], rows))
+
+
+def section_search_efficiency(results: Path) -> str:
+    parts = []
+    for path in sorted(results.glob("search_efficiency_*.json")):
+        data = _load(path)
+        if not data:
+            continue
+        st, summary = data["settings"], data["summary"]
+        rows = []
+        for strategy in st["strategies"]:
+            s = summary[strategy]
+            rows.append([strategy, _spread(s["proxy_evaluations"]), _spread(s["seconds"]),
+                         _spread(s["best_metric"], 4), s["reached_target"], _spread(s["evals_to_target"]),
+                         _spread(s["seconds_to_target"])])  # fmt: skip
+        options = " ".join(st.get("adapter_option") or [])
+        text = [f"**{path.stem.replace('search_efficiency_', '')}** — adapter `{st['adapter']}`"
+                f"{' `' + st['detector'] + '`' if st.get('detector') else ''}, space `{st['space']}`, "
+                f"{st['generations']} generations of {st['population']}, CSE top-K {st['top_k']}, parents "
+                f"{st['parents']}, seeds {st['seeds']}{', options `' + options + '`' if options else ''}; "
+                f"{data['machine']['cpus']} CPUs, {data['machine']['date']}. Target: "
+                + (f"{st['target']}" if st.get("target") is not None else "vanilla's best metric of the same seed"),
+                "", _table(["strategy", "proxy evaluations", "seconds", "best proxy metric", "reached target",
+                            "proxy evals to target", "seconds to target"], rows)]  # fmt: skip
+        cmp = summary.get("cse_vs_vanilla")
+        if cmp:
+            factor = cmp["evaluation_factor"]
+            met = factor["n"] and factor["min"] is not None and factor["min"] >= cmp["target_factor"]
+            text.append("")
+            text.append(f"CSE reached vanilla's best metric in {cmp['seeds_where_cse_reached_vanilla_best']} seeds"
+                        + (f", with {_spread(factor)}× fewer proxy evaluations" if factor["n"] else "")
+                        + f"; the target ({cmp['target_factor']:g}× fewer) is **{'met' if met else 'not met'}**. "
+                        f"Over the whole searches vanilla spent {cmp['total_evaluation_factor']:.1f}× the proxy "
+                        "evaluations of CSE.")  # fmt: skip
+            if not met:
+                best = summary["cse"]["best_metric"]
+                van = summary["vanilla"]["best_metric"]
+                text.append(f"Where CSE stops short, its best is {_spread(best, 4)} against vanilla's "
+                            f"{_spread(van, 4)} (mean ± std over seeds).")
+        png = path.with_suffix(".png")
+        if png.is_file():
+            text += ["", f"![{path.stem}](results/{png.name})"]
+        parts.append("\n".join(text))
+    return "\n\n".join(parts) or _missing("Table 5", "python -m benchmarks.search_efficiency")
+
+
+def section_funnel(results: Path) -> str:
+    parts = []
+    for path in sorted(results.glob("funnel_*.json")):
+        data = _load(path)
+        if not data:
+            continue
+        st = data["settings"]
+        rows = [[r["stage"], r["candidates"], f"{r['percent_of_generated']:.2f}%", _num(r["ran_on"]),
+                 _num(r["seconds"], 2), _num(r["ms_per_candidate"], 2)] for r in data["rows"]]  # fmt: skip
+        parts.append(f"**{st['space']}** — CSE, adapter `{st['adapter']}`, {st['generations']} generations of "
+                     f"{st['population']}, top-K {st['top_k']}; {data['machine']['cpus']} CPUs, "
+                     f"{data['machine']['date']}.\n\n"
+                     + _table(["stage", "candidates left", "of generated", "ran on", "seconds", "ms per candidate"],
+                              rows))  # fmt: skip
+    return "\n\n".join(parts) or _missing("Table 2", "python -m benchmarks.funnel")
+
+
+def section_loss_tables(results: Path) -> str:
+    parts = []
+    for path in sorted(results.glob("loss_table_*.json")):
+        data = _load(path)
+        if not data:
+            continue
+        rows = []
+        for s in data["table"]:
+            mean = "failed" if s["mean_mAP"] is None else f"{s['mean_mAP']:.4f} ± {s['std_mAP']:.4f}"
+            gap = "" if s["vs_baseline"] is None else f"{s['vs_baseline']:+.4f}"
+            rows.append([s["row"], mean, s["n"], s["failed"], gap, s["verdict"], f"{s['seconds']:.0f}"])
+        noisy = sum(1 for s in data["table"] if s["verdict"] == "within noise")
+        m = data["machine"]
+        parts.append(f"**{data['detector']}** — {data['epochs']} epochs on {data['sizes']['proxy']} synthetic "
+                     f"images, val on {data['sizes']['val']}, seeds {data['seeds']}; {m['cpus']} CPUs, "
+                     f"{m['jobs']} trainings at once, {m['date']}. Baseline: {data['baseline']}.\n\n"
+                     + _table(["losses", "bbox mAP (mean ± std)", "seeds", "failed", "vs baseline", "verdict",
+                               "s per training"], rows)
+                     + f"\n\n{noisy} of {len(data['table']) - 1} rows differ from the baseline by less than twice "
+                     "the standard error of the difference: at this scale those gaps are noise, not evidence.")
+    return "\n\n".join(parts) or _missing("Tables 6 and 7", "python -m benchmarks.loss_table")
+
+
+def section_curves(results: Path) -> str:
+    pngs = sorted(results.glob("convergence_*.png"))
+    if not pngs:
+        return _missing("Figure 3", "python -m benchmarks.convergence_curves")
+    return "\n\n".join(f"![{p.stem}](results/{p.name})" for p in pngs)
+
+
+def section_speed(results: Path) -> str:
+    out = []
+    check = _load(results / "check_speed.json")
+    if check:
+        m = check["meta"]
+        rows = [[s["space"], f"{s['candidates_per_s']:.0f}", f"{s['valid_rate']:.1%}", s["passed"]]
+                for s in check["spaces"]]  # fmt: skip
+        out.append(f"**Checks** (`check_speed`, {m['n']} random trees per space, {m['threads']} torch thread, "
+                   f"{m['cpus']} CPUs): {m['overall_candidates_per_s']:.0f} candidates/s overall (target ≥ 5,000/s)."
+                   "\n\n" + _table(["space", "candidates/s", "valid", "passed all checks"], rows))
+    loss = _load(results / "loss_speed.json")
+    if loss:
+        rows = [[r["loss"], r["shape"], r["compiled_us"], r["hand_us"], r["ratio"]] for r in loss["results"]]
+        worst = max(r["ratio"] for r in loss["results"])
+        out.append(f"**Compiled losses** (`loss_speed`, forward + backward, median of {loss['meta']['repeats']}): "
+                   f"worst ratio compiled / hand-written torch {worst:.3f} (target ≤ {loss['meta']['target_ratio']})."
+                   "\n\n" + _table(["loss", "shape", "compiled µs", "hand-written µs", "ratio"], rows))
+    train = _load(results / "train_overhead.json")
+    if train:
+        rows = [[r["detector"], r["variant"], r["median_ms"], r["ratio"]] for r in train["summary"]]
+        m = train["meta"]
+        out.append(f"**Training iteration** (`train_overhead`, {m.get('device', 'cpu')}, batch {m['batch_size']}, "
+                   f"{m['iters']} interleaved iterations; ratio = median paired t / t(native), target ≤ 1.05 for "
+                   "`gp`).\n\n" + _table(["detector", "variant", "median ms", "ratio"], rows))
+    report = _load(results / "report_speed.json")
+    if report:
+        out.append(f"**Report** (`report_speed`): a run with {report['candidates']} candidates — `report --html` "
+                   f"{report['cli_report_html_seconds']:.2f} s as a new process ({report['html_bytes'] / 1e3:.0f} kB "
+                   f"page), `report --json` {report['cli_report_json_seconds']:.2f} s.")
+    ex = _load(results / "executor_speed.json")
+    if ex:
+        out.append(f"**Executors** (`executor_speed`, {ex['workers']} workers, {ex['generations']}×{ex['population']} "
+                   f"toy CSE search, {ex['proxy_evaluations']} proxy evaluations): ray / local wall-clock "
+                   f"{ex['ratio_ray_local']:.3f}; Ray start-up {ex['ray_init_seconds']:.1f} s once per search; same "
+                   f"results on both: {ex['same_results']} ({ex['date']}).")
+    gpu = _load(results / "gpu_smoke.json")
+    if gpu:
+        if gpu.get("skipped"):
+            out.append(f"**GPU smoke** (`gpu_smoke`): skipped here ({gpu['skipped']}, {gpu['date']}).")
+        else:
+            ratios = ", ".join(f"{k} {v:.3f}" for k, v in gpu["overhead"].items())
+            search = gpu.get("search") or {}
+            out.append(f"**GPU smoke** (`gpu_smoke`, {gpu['gpu']}): GPLoss / native per iteration {ratios} (target "
+                       f"≤ 1.02); short search exit {search.get('returncode')}, {search.get('seconds')} s.")
+    return "\n\n".join(out) or _missing("speed", "make bench")
+
+
+SECTIONS: list[tuple[str, Callable[[Path], str]]] = [
+    ("Search efficiency: random vs vanilla vs CSE (the paper's Table 5)", section_search_efficiency),
+    ("The filter funnel (Table 2)", section_funnel),
+    ("Hand-designed vs searched losses on tiny detectors (Tables 6 and 7)", section_loss_tables),
+    ("Convergence curves (Figure 3)", section_curves),
+    ("Speed", section_speed),
+    ("Steps of the last runs", section_steps),
+]
+
+
+def render(results: Path = RESULTS) -> str:
+    """The README text from the results in ``results``."""
+    head = ("# Benchmarks\n\nThe paper's comparisons, measured on the machine that ran them. Every table and plot "
+            "below is generated from `benchmarks/results/` by `python -m benchmarks.readme`; `make bench` reruns "
+            "everything (`python -m benchmarks.run_all`, ≤ 60 minutes on 2 CPU cores at the default size; "
+            "`--quick` for a smoke run, `--gpu` for the GPU check, each script has `--help` for bigger runs). "
+            f"Page written {time.strftime('%Y-%m-%d %H:%M')}.\n")  # fmt: skip
+    body = [f"## {title}\n\n{fn(results)}\n" for title, fn in SECTIONS]
+    return "\n".join([head, *body])
+
+
+def write_readme(results: Path = RESULTS, out: Path = README) -> Path:
+    """Write :func:`render` to ``out``."""
+    out.write_text(render(results), encoding="utf-8")
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(f"wrote {write_readme()}")
+    sys.exit(0)
