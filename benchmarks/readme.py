@@ -94,6 +94,10 @@ def section_search_efficiency(results: Path) -> str:
                         + f"; the target ({cmp['target_factor']:g}× fewer) is **{'met' if met else 'not met'}**. "
                         f"Over the whole searches vanilla spent {cmp['total_evaluation_factor']:.1f}× the proxy "
                         "evaluations of CSE.")  # fmt: skip
+            conv = cmp.get("factor_to_reach_cse_best") or {}
+            if conv.get("n"):
+                text.append(f"The converse: to reach CSE's best metric, vanilla needed {_spread(conv)}× the proxy "
+                            f"evaluations CSE needed ({conv['n']} seeds).")
             if not met:
                 best = summary["cse"]["best_metric"]
                 van = summary["vanilla"]["best_metric"]

@@ -124,8 +124,12 @@ def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, An
             pairs.setdefault(r["seed"], {})[r["strategy"]] = r
         factors = [p["vanilla"]["evals_to_target"] / p["cse"]["evals_to_target"] for p in pairs.values()
                    if "cse" in p and "vanilla" in p and p["cse"]["evals_to_target"] and p["vanilla"]["evals_to_target"]]
+        converse = [p["cse"]["vanilla_evals_to_cse_best"] / p["cse"]["cse_evals_to_own_best"]
+                    for p in pairs.values() if "cse" in p and p["cse"].get("vanilla_evals_to_cse_best")
+                    and p["cse"].get("cse_evals_to_own_best")]  # fmt: skip
         out["cse_vs_vanilla"] = {
             "evaluation_factor": _spread(factors),
+            "factor_to_reach_cse_best": _spread(converse),
             "total_evaluation_factor": out["vanilla"]["proxy_evaluations"]["mean"]
             / max(out["cse"]["proxy_evaluations"]["mean"], 1e-9),
             "seeds_where_cse_reached_vanilla_best": out["cse"]["reached_target"],
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     order = sorted(args.strategies, key=lambda s: s != "vanilla")  # vanilla first: its best is the target
     for seed in args.seeds:
         target = args.target
+        by_strategy: dict[str, list[dict[str, Any]]] = {}
         for strategy in order:
             try:
                 run_dir = run_search(runs_dir / f"{strategy}_s{seed}", strategy, seed, args, args.fresh)
@@ -195,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
                    "best_formula": summary["status"]["best_formula"], "target": target,
                    "evals_to_target": hit["evaluation"] if hit else None,
                    "seconds_to_target": round(hit["seconds"], 2) if hit else None, "run": str(run_dir)}  # fmt: skip
+            if strategy == "cse" and best is not None and "vanilla" in by_strategy:  # the converse comparison:
+                own = first_reaching(curve, best)  # what vanilla paid to get as far as CSE got
+                other = first_reaching(by_strategy["vanilla"], best)
+                row["cse_evals_to_own_best"] = own["evaluation"] if own else None
+                row["vanilla_evals_to_cse_best"] = other["evaluation"] if other else None
+            by_strategy[strategy] = curve
             runs.append(row)
             curves[strategy].append(curve)
             print(f"seed {seed} {strategy:8} proxy evals {row['proxy_evaluations']:5}  {row['seconds']:8.1f} s  "
@@ -205,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"search_efficiency_{tag}"
     with open(f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(runs[0]))
+        writer = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for r in runs for k in r)))
         writer.writeheader()
         writer.writerows(runs)
     settings = {k: v for k, v in vars(args).items() if k not in ("fresh",)}
@@ -246,6 +257,9 @@ def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"\nCSE reached vanilla's best in {cmp['seeds_where_cse_reached_vanilla_best']} seeds, with "
               f"{_fmt(factor)}x fewer proxy evaluations (min {factor['min']}); {verdict} the {TARGET_FACTOR:g}x "
               f"target. Total proxy evaluations: vanilla / cse = {cmp['total_evaluation_factor']:.1f}x.")
+        conv = cmp["factor_to_reach_cse_best"]
+        print(f"To reach CSE's best, vanilla needed {_fmt(conv)}x the proxy evaluations CSE needed "
+              f"({conv['n']} seeds).")
 
 
 if __name__ == "__main__":  # pragma: no cover
