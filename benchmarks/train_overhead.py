@@ -113,7 +113,8 @@ def _models(name: str, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
         head = model_cfg
         for key in det.head:
             head = head[key]
-        head.update(copy.deepcopy(head_cfg))
+        for key, value in copy.deepcopy(head_cfg).items():  # replace, not merge (ConfigDict.update merges)
+            head[key] = value
         if head_cfg["type"] == "FCOSHead":
             head.pop("iou_as_centerness", None)
         torch.manual_seed(0)

@@ -20,9 +20,10 @@ from gp_autoloss import parse  # noqa: E402
 from gp_autoloss.errors import ConfigError  # noqa: E402
 from gp_autoloss.execution import EvalJob, create_executor  # noqa: E402
 from gp_autoloss.execution.base import AdapterSpec  # noqa: E402
-from gp_autoloss.search import RunStorage, SearchConfig, SearchEngine  # noqa: E402
+from gp_autoloss.search import SearchConfig, SearchEngine  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 from tests.fault_plugin import score  # noqa: E402
+from tests.test_search_engine import _table  # noqa: E402
 
 SPACE = "iou_reg"
 FAULTY = AdapterSpec("faulty", SPACE, {}, ("tests.fault_plugin",))
@@ -49,14 +50,6 @@ def _search(run_dir: Path, executor: str, **overrides) -> dict[str, dict]:
     finally:
         engine.close()
     return _table(run_dir)
-
-
-def _table(run_dir: Path) -> dict[str, dict]:
-    store = RunStorage.open(run_dir)
-    try:
-        return {r["key"]: r for r in store.results_table()}
-    finally:
-        store.close()
 
 
 def _outcome(rows: dict[str, dict]) -> dict[str, tuple]:

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from gp_autoloss.search.storage import APP_ID, RUN_FILE, SCHEMA_VERSION, STAGES, RunStorage, StorageError
+from gp_autoloss.search.storage import (
+    STAGES,
+    RunStorage,
+    StorageError,
+    run_file_path,
+    unreadable_run_file,
+    verify_run_file,
+)
 
 __all__ = ["RunData", "load_run", "open_readonly", "FUNNEL_FIELDS"]
 
@@ -84,38 +91,26 @@ def open_readonly(run_dir: str | Path) -> RunStorage:
     it. In a directory the reader cannot write (where SQLite cannot create the ``-shm`` file a WAL reader
     needs) a run that no search has open (no ``-wal`` file) is read as immutable instead.
     """
-    run_dir = Path(run_dir)
-    path = run_dir / RUN_FILE
-    if not run_dir.is_dir():
-        raise StorageError(f"run directory {run_dir} does not exist")
-    if not path.is_file():
-        raise StorageError(f"{run_dir} is not a gp-autoloss run directory (no {RUN_FILE})")
+    path = run_file_path(run_dir)
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     conn = None
     try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        if conn is not None:
+            conn.close()
+        if Path(f"{path}-wal").exists():
+            raise unreadable_run_file(path, exc) from None
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        except sqlite3.OperationalError:
-            if conn is not None:
-                conn.close()
-            if Path(f"{path}-wal").exists():
-                raise
             conn = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
-        check = conn.execute("PRAGMA quick_check").fetchone()
-        if not check or check[0] != "ok":
-            raise sqlite3.DatabaseError(str(check))
-        app = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
-        schema = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.Error as exc:
+            raise unreadable_run_file(path, exc) from None
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
-        raise StorageError(f"{path} is corrupted or not a gp-autoloss run file ({exc})") from None
-    if not app or app[0] != APP_ID or not schema or schema[0] != str(SCHEMA_VERSION):
-        conn.close()
-        what = "is not a gp-autoloss run file" if not app or app[0] != APP_ID else \
-            f"has schema version {schema[0] if schema else '?'}; expected {SCHEMA_VERSION}"
-        raise StorageError(f"{path} {what}")
+        raise unreadable_run_file(path, exc) from None
+    verify_run_file(conn, path)
     return RunStorage(path, conn)
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from gp_autoloss.errors import GpAutolossError
 
-__all__ = ["RunStorage", "StorageError", "RUN_FILE", "CandidateRow", "STAGES"]
+__all__ = ["RunStorage", "StorageError", "RUN_FILE", "CandidateRow", "STAGES", "run_file_path", "unreadable_run_file",
+           "verify_run_file"]
 
 RUN_FILE = "run.sqlite"
 APP_ID = "gp-autoloss-run"
@@ -125,25 +126,12 @@ class RunStorage:
     @classmethod
     def open(cls, run_dir: Path) -> RunStorage:
         """Open an existing run, checking that it is a healthy gp-autoloss run file."""
-        run_dir = Path(run_dir)
-        path = run_dir / RUN_FILE
-        if not run_dir.is_dir():
-            raise StorageError(f"run directory {run_dir} does not exist")
-        if not path.is_file():
-            raise StorageError(f"{run_dir} is not a gp-autoloss run directory (no {RUN_FILE})")
+        path = run_file_path(run_dir)
         try:
             conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=30)
-            check = conn.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                raise sqlite3.DatabaseError(str(check))
-            app = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
-            schema = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         except sqlite3.Error as exc:
-            raise StorageError(f"{path} is corrupted or not a gp-autoloss run file ({exc})") from None
-        if not app or app[0] != APP_ID:
-            raise StorageError(f"{path} is not a gp-autoloss run file")
-        if not schema or int(schema[0]) != SCHEMA_VERSION:
-            raise StorageError(f"{path} has schema version {schema[0] if schema else '?'}; expected {SCHEMA_VERSION}")
+            raise unreadable_run_file(path, exc) from None
+        verify_run_file(conn, path)
         store = cls(path, conn)
         store._pragmas()
         return store
@@ -330,3 +318,39 @@ class RunStorage:
                 "SELECT COUNT(*) FROM results WHERE stage=? AND cached=?", (stage, int(cached))
             ).fetchone()[0]
         )
+
+
+def run_file_path(run_dir: str | Path) -> Path:
+    """``run_dir/run.sqlite`` of an existing run directory; a one-line :class:`StorageError` otherwise."""
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_FILE
+    if not run_dir.is_dir():
+        raise StorageError(f"run directory {run_dir} does not exist")
+    if not path.is_file():
+        raise StorageError(f"{run_dir} is not a gp-autoloss run directory (no {RUN_FILE})")
+    return path
+
+
+def verify_run_file(conn: sqlite3.Connection, path: Path) -> None:
+    """Check that ``conn`` holds a healthy gp-autoloss run file of this schema version; otherwise close it and
+    raise a one-line :class:`StorageError`."""
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()
+        if not check or check[0] != "ok":
+            raise sqlite3.DatabaseError(str(check))
+        app = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+        schema = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.Error as exc:
+        conn.close()
+        raise unreadable_run_file(path, exc) from None
+    if not app or app[0] != APP_ID:
+        conn.close()
+        raise StorageError(f"{path} is not a gp-autoloss run file")
+    if not schema or schema[0] != str(SCHEMA_VERSION):
+        conn.close()
+        raise StorageError(f"{path} has schema version {schema[0] if schema else '?'}; expected {SCHEMA_VERSION}")
+
+
+def unreadable_run_file(path: Path, exc: Exception) -> StorageError:
+    """The one-line error for a run file SQLite cannot read."""
+    return StorageError(f"{path} is corrupted or not a gp-autoloss run file ({exc})")
