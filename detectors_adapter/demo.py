@@ -24,8 +24,8 @@ __all__ = ["DEMO_SEARCH", "run_demo_search"]
 #: the demo search's settings (``gp-autoloss search`` options)
 DEMO_SEARCH: tuple[str, ...] = (
     "--space", "sigmoid_cls", "--strategy", "cse", "--adapter", "mmdet", "--detector", "fcos_tiny",
-    "--adapter-option", "generate_data=true", "--adapter-option", "epochs=3", "--adapter-option", "verify_epochs=8",
-    "--adapter-option", "threads=2",
+    "--adapter-option", "generate_data=true", "--adapter-option", "epochs=12", "--adapter-option", "verify_epochs=8",
+    "--adapter-option", "threads=1", "--workers", "2",
     "--generations", "2", "--population", "24", "--top-k", "3", "--parents", "3", "--seed", "0",
     "--time-limit", "600",
 )  # fmt: skip

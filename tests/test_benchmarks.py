@@ -1,0 +1,51 @@
+"""The benchmark scripts on tiny real runs (toy adapter): their tables agree with the run files they came from,
+and the benchmarks README is generated from those results alone."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from benchmarks import funnel, search_efficiency
+from benchmarks.readme import render
+
+
+def _one(db: Path, query: str) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(con.execute(query).fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_funnel_counts_match_the_run_and_shrink(tmp_path):
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    assert funnel.main(["--population", "40", "--generations", "2", "--top-k", "3", "--parents", "3",
+                        "--out-dir", str(out), "--runs-dir", str(runs)]) == 0  # fmt: skip
+    rows = json.loads((out / "funnel_softmax_cls.json").read_text())["rows"]
+    counts = [r["candidates"] for r in rows]
+    assert counts[0] == 80 and counts == sorted(counts, reverse=True)  # a funnel: every stage keeps fewer
+    db = runs / "funnel_softmax_cls" / "run.sqlite"
+    computed = _one(db, "SELECT COUNT(*) FROM results r JOIN candidates c ON c.id = r.candidate "
+                        "WHERE r.stage = 'proxy' AND r.cached = 0 AND c.generation >= 0")  # fmt: skip
+    assert rows[-1]["candidates"] == computed <= 2 * 3  # top-K new proxy trainings per generation
+
+
+def test_search_efficiency_table_and_readme(tmp_path):
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    assert search_efficiency.main(["--seeds", "0", "--generations", "2", "--population", "12", "--top-k", "2",
+                                   "--parents", "3", "--out-dir", str(out), "--runs-dir", str(runs)]) == 0
+    data = json.loads((out / "search_efficiency_toy.json").read_text())
+    rows = {r["strategy"]: r for r in data["runs"]}
+    assert set(rows) == {"random", "vanilla", "cse"}
+    for strategy, row in rows.items():
+        db = Path(row["run"]) / "run.sqlite"
+        assert row["proxy_evaluations"] == _one(db, "SELECT COUNT(*) FROM results WHERE stage='proxy' AND cached=0")
+    vanilla = rows["vanilla"]
+    assert vanilla["target"] == vanilla["best_metric"] and vanilla["evals_to_target"] <= vanilla["proxy_evaluations"]
+    assert rows["cse"]["proxy_evaluations"] < vanilla["proxy_evaluations"]
+    assert (out / "search_efficiency_toy.png").stat().st_size > 0
+    page = render(out)
+    assert "| vanilla |" in page and "results/search_efficiency_toy.png" in page
+    assert "*No results yet: run `python -m benchmarks.funnel`" in page  # nothing invented for what did not run
