@@ -39,7 +39,7 @@ def test_search_efficiency_table_and_readme(tmp_path):
     data = json.loads((out / "search_efficiency_toy.json").read_text())
     rows = {r["strategy"]: r for r in data["runs"]}
     assert set(rows) == {"random", "vanilla", "cse"}
-    for strategy, row in rows.items():
+    for row in rows.values():
         db = Path(row["run"]) / "run.sqlite"
         assert row["proxy_evaluations"] == _one(db, "SELECT COUNT(*) FROM results WHERE stage='proxy' AND cached=0")
     vanilla = rows["vanilla"]
