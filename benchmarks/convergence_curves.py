@@ -68,7 +68,7 @@ def plot(detector: str, data: dict[str, dict[str, Any]], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
     cmap = plt.get_cmap("tab10")
     for k, (name, d) in enumerate(data.items()):
         color = cmap(k % 10)
@@ -84,9 +84,11 @@ def plot(detector: str, data: dict[str, dict[str, Any]], path: Path) -> Path:
     right.set_ylabel("val bbox mAP")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    right.legend(fontsize=7, loc="lower right")
+    handles, labels = right.get_legend_handles_labels()
+    labels = [lbl if len(lbl) <= 60 else lbl[:57] + "..." for lbl in labels]
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=3, frameon=False)
     fig.suptitle(f"{detector}: convergence of the loss combinations (dashed: hand-designed, solid: searched)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 + 0.035 * ((len(labels) + 2) // 3), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
