@@ -23,7 +23,7 @@ from gp_autoloss.execution.base import AdapterSpec  # noqa: E402
 from gp_autoloss.search import SearchConfig, SearchEngine  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 from tests.fault_plugin import score  # noqa: E402
-from tests.test_search_engine import _table  # noqa: E402
+from tests.test_search_engine import _proxy_count, _table  # noqa: E402
 
 SPACE = "iou_reg"
 FAULTY = AdapterSpec("faulty", SPACE, {}, ("tests.fault_plugin",))
@@ -161,19 +161,6 @@ def test_cli_task_that_cannot_fit_the_local_instance(tmp_path):
     assert "asks for 1 GPU(s)" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def _proxy_results(run_dir: Path) -> int:
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(con.execute("SELECT COUNT(*) FROM results WHERE stage='proxy'").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
-
-
 def test_driver_killed_with_sigkill_resumes_on_ray(tmp_path):
     """kill -9 of a ray search's driver, then --resume: the run ends where an uninterrupted local run ends."""
     import subprocess
@@ -185,20 +172,20 @@ def test_driver_killed_with_sigkill_resumes_on_ray(tmp_path):
               "--population", "10", "--parents", "3", "--top-k", "3", "--seed", "11", "-q"]  # fmt: skip
     done = run_cli(*search, "--out", str(tmp_path / "local"), timeout=600)
     assert done.returncode == 0, done.stderr
-    total = _proxy_results(tmp_path / "local")
+    total = _proxy_count(tmp_path / "local")
 
     victim = subprocess.Popen([sys.executable, "-m", "gp_autoloss.cli.main", *search, "--executor", "ray",
                                "--out", str(tmp_path / "ray")], cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.time() + 300
-    while _proxy_results(tmp_path / "ray") < total // 2 and time.time() < deadline and victim.poll() is None:
+    while _proxy_count(tmp_path / "ray") < total // 2 and time.time() < deadline and victim.poll() is None:
         time.sleep(0.05)
     os.killpg(victim.pid, signal.SIGKILL)  # the driver and the Ray instance it started
     victim.wait()
-    before = _proxy_results(tmp_path / "ray")
+    before = _proxy_count(tmp_path / "ray")
     assert 0 < before < total, "the kill should land mid-run"
 
     resumed = run_cli("search", "--out", str(tmp_path / "ray"), "--resume", "-q", timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert _outcome(_table(tmp_path / "ray")) == _outcome(_table(tmp_path / "local"))
-    assert _proxy_results(tmp_path / "ray") == total  # nothing repeated, nothing lost
+    assert _proxy_count(tmp_path / "ray") == total  # nothing repeated, nothing lost
