@@ -86,6 +86,11 @@ def test_cli_screenshot(runs, tmp_path):
     proc = run_cli("report", str(runs["faulty"]), "--html", str(page), "--screenshot", str(shot))
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {shot}" in proc.stdout and _png_size(shot)[0] == 1280
+    for bad in (["--screenshot", str(tmp_path)], ["--screenshot", str(tmp_path / "no" / "x.png")],
+                ["--screenshot-height", "100"]):  # a directory, a missing directory, no --screenshot
+        proc = run_cli("report", str(runs["faulty"]), "--html", str(page), *bad)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, (bad, proc.stderr)
+        assert "Traceback" not in proc.stderr
 
 
 def test_a_page_with_a_script_error_is_caught(tmp_path):

@@ -157,8 +157,8 @@ def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluat
 
     Waits for the load event and then until ``ready_expression`` is true; evaluates each of ``evaluate`` in
     the page; writes a full-page PNG (at most ``max_height`` pixels from the top) to ``screenshot`` when
-    given. Raises :class:`BrowserError` when
-    Chromium is missing or the page does not get ready within ``timeout`` seconds.
+    given. Raises :class:`BrowserError` when Chromium is missing, the page does not get ready within
+    ``timeout`` seconds, or the screenshot cannot be written.
     """
     binary = find_chromium()
     if binary is None:
@@ -237,7 +237,10 @@ def _drive(pipe: _Pipe, url: str, screenshot: str | Path | None, evaluate: Seque
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
         shot = call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})
         out = Path(screenshot)
-        out.write_bytes(base64.b64decode(shot["data"]))
+        try:
+            out.write_bytes(base64.b64decode(shot["data"]))
+        except OSError as exc:
+            raise BrowserError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         result.screenshot = out
     value("0")  # a last round trip: events raised while the page settled are in
     result.errors = _error_lines(pipe.events)
