@@ -57,9 +57,11 @@ def section_steps(results: Path) -> str:
     rows = [[s["step"], f"`{s['command']}`", s["seconds"], s["exit"], s.get("date", "-"),
              "quick" if s.get("quick") else "full"] for s in data["steps"]]  # fmt: skip
     last = data["last_call"]
+    total = sum(s["seconds"] for s in data["steps"] if not s.get("quick"))
     return (f"Last `run_all` call: {last['started']}, {last['seconds']:.0f} s, steps: {', '.join(last['steps'])}; "
-            f"machine: {data['machine']['platform']}, Python {data['machine']['python']}.\n\n"
-            + _table(["step", "command", "seconds", "exit", "date", "size"], rows))
+            f"machine: {data['machine']['platform']}, Python {data['machine']['python']}. The full-size steps "
+            f"below add up to {total:.0f} s ({total / 60:.0f} min); `date` is when their `run_all` call started."
+            "\n\n" + _table(["step", "command", "seconds", "exit", "date", "size"], rows))
 
 
 def section_search_efficiency(results: Path) -> str:
