@@ -18,10 +18,16 @@ from gp_autoloss.reporting.browser import REPORT_READY, BrowserError, find_chrom
 from tests.conftest import run_cli
 from tests.test_report_html import report_runs
 
-if find_chromium() is None:
-    if os.environ.get("GP_AUTOLOSS_REQUIRE_CHROMIUM") == "1":
-        raise RuntimeError("GP_AUTOLOSS_REQUIRE_CHROMIUM=1 but no chromium binary is on PATH")
+REQUIRED = os.environ.get("GP_AUTOLOSS_REQUIRE_CHROMIUM") == "1"
+if find_chromium() is None and not REQUIRED:
     pytest.skip("no headless Chromium (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def chromium_present() -> None:
+    """With ``GP_AUTOLOSS_REQUIRE_CHROMIUM=1`` a missing browser fails each test here (the rest still run)."""
+    if find_chromium() is None:
+        pytest.fail("GP_AUTOLOSS_REQUIRE_CHROMIUM=1 but no chromium binary is on PATH")
 
 #: facts read from the DOM after the page's scripts ran
 DOM_FACTS = [
