@@ -92,6 +92,11 @@ def _set_losses(cfg: Config, spec: TrainSpec, det: Detector) -> None:
         head[branch] = gp_loss_cfg(spec.other_formula, other, head.get(branch))
 
 
+def _images_per_iteration(cfg: Config, spec: TrainSpec) -> int:
+    """Training images per iteration over all ranks (the config's batch size is per rank)."""
+    return int(cfg.train_dataloader.get("batch_size", 1)) * max(spec.nproc, 1)
+
+
 def _set_schedule(cfg: Config, spec: TrainSpec) -> None:
     train_cfg = cfg.get("train_cfg") or {}
     if train_cfg.get("type", "EpochBasedTrainLoop") != "EpochBasedTrainLoop" or "max_epochs" not in train_cfg:
@@ -101,7 +106,7 @@ def _set_schedule(cfg: Config, spec: TrainSpec) -> None:
     old_epochs = int(train_cfg["max_epochs"])
     cfg.train_cfg = {"type": "EpochBasedTrainLoop", "max_epochs": spec.epochs, "val_interval": spec.epochs}
     factor = spec.epochs / max(old_epochs, 1)
-    batch = int(cfg.train_dataloader.get("batch_size", 1)) * max(spec.nproc, 1)  # images per iteration, all ranks
+    batch = _images_per_iteration(cfg, spec)
     total_iters = spec.epochs * math.ceil((spec.train_size or batch) * max(spec.repeat, 1) / batch)
     schedulers = cfg.get("param_scheduler") or []
     schedulers = [schedulers] if isinstance(schedulers, dict) else list(schedulers)
@@ -126,7 +131,7 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
     hooks = cfg.get("default_hooks") or ConfigDict()
     hooks.checkpoint = None  # mmengine drops a default hook set to None
     hooks.pop("visualization", None)  # not a default hook: remove it
-    batch = int(cfg.train_dataloader.get("batch_size", 1)) * max(spec.nproc, 1)
+    batch = _images_per_iteration(cfg, spec)
     per_epoch = math.ceil((spec.train_size or 10) * max(spec.repeat, 1) / batch)
     hooks.logger = {"type": "LoggerHook", "interval": max(1, min(10, per_epoch))}
     cfg.default_hooks = hooks
