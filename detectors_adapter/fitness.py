@@ -256,7 +256,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
             epochs=epochs, work_dir=str(work), result=str(work / "result.json"), seed=int(seed), device=self.device,
             threads=self.threads, batch_size=self.batch_size, lr=self.lr, config=self.config,
             cfg_options={**self.cfg_options, **(cfg_options or {})},
-            train_size=self.sizes["verify" if stage == "verify" else "proxy"], repeat=repeat, nproc=self.nproc,
+            train_size=self.sizes[stage], repeat=repeat, nproc=self.nproc,
             curves=curves)  # fmt: skip
         try:
             result = self._run(spec, work, time_limit)

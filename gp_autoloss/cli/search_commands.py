@@ -220,8 +220,8 @@ def run_report(args: argparse.Namespace) -> int:
     runs = [load_run(d) for d in args.runs]
     if args.html:
         out = runs[0].run_dir / "report.html" if args.html == _HTML_DEFAULT else Path(args.html)
-        print(f"wrote {write_html(runs, out, top=args.top)}", file=sys.stderr if args.json else sys.stdout)
         stream = sys.stderr if args.json else sys.stdout
+        print(f"wrote {write_html(runs, out, top=args.top)}", file=stream)
         if args.screenshot and not _screenshot(out, Path(args.screenshot), args.screenshot_height, stream):
             return 1
     if args.json:
