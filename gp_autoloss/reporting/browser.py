@@ -11,11 +11,13 @@ file descriptors 3 and 4), so it needs nothing but the browser binary: no webdri
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -168,7 +170,8 @@ def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluat
     if "://" not in str(page) and not path.is_file():
         raise BrowserError(f"no page at {str(page)!r}")
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="gp-autoloss-chromium-") as profile:
+    # Chromium's helper processes may still touch the profile for a moment after the browser exits
+    with tempfile.TemporaryDirectory(prefix="gp-autoloss-chromium-", ignore_cleanup_errors=True) as profile:
         to_browser_r, to_browser_w = os.pipe()
         from_browser_r, from_browser_w = os.pipe()
 
@@ -181,7 +184,7 @@ def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluat
         try:
             proc = subprocess.Popen([binary, *_FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    close_fds=False, preexec_fn=child_fds)  # fmt: skip
+                                    close_fds=False, preexec_fn=child_fds, start_new_session=True)  # fmt: skip
         except OSError as exc:
             raise BrowserError(f"cannot start {binary}: {exc.strerror or exc}") from None
         finally:
@@ -193,12 +196,18 @@ def load_page(page: str | Path, *, screenshot: str | Path | None = None, evaluat
         finally:
             for fd in (to_browser_w, from_browser_r):
                 os.close(fd)
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _end_group(proc)
+
+
+def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the browser and every helper process it started (its own session): TERM, then KILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _drive(pipe: _Pipe, url: str, screenshot: str | Path | None, evaluate: Sequence[str], ready: str, width: int,
