@@ -128,8 +128,11 @@ def _launch_ranks(spec_path: str, nproc: int) -> int:
     os.environ["GP_AUTOLOSS_PARENT_PID"] = str(os.getpid())
     try:
         torchrun(["--standalone", "--nproc-per-node", str(nproc), "-m", "detectors_adapter.train_one", spec_path])
-    except ChildFailedError as exc:
-        print(f"a training rank failed: {exc}".splitlines()[0], file=sys.stderr)
+    except ChildFailedError as exc:  # the ranks' tracebacks are above in the log; the last line says which
+        rank, failure = exc.get_first_failure()
+        detail = (str(failure.message or "").strip().splitlines() or [""])[-1]
+        print(f"training rank {rank} exited with code {failure.exitcode}{': ' + detail if detail else ''}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     return 0
 
