@@ -76,7 +76,8 @@ def section_search_efficiency(results: Path) -> str:
             s = summary[strategy]
             rows.append([strategy, _spread(s["proxy_evaluations"]), _spread(s["seconds"]),
                          _spread(s["best_metric"], 4), s["reached_target"], _spread(s["evals_to_target"]),
-                         _spread(s["seconds_to_target"])])  # fmt: skip
+                         _spread(s["seconds_to_target"]), _spread(s.get("evals_to_own_best") or {}),
+                         _spread(s.get("holdout_metric") or {}, 4)])  # fmt: skip
         options = " ".join(st.get("adapter_option") or [])
         text = [f"**{path.stem.replace('search_efficiency_', '')}** — adapter `{st['adapter']}`"
                 f"{' `' + st['detector'] + '`' if st.get('detector') else ''}, space `{st['space']}`, "
@@ -85,7 +86,8 @@ def section_search_efficiency(results: Path) -> str:
                 f"{data['machine']['cpus']} CPUs, {data['machine']['date']}. Target: "
                 + (f"{st['target']}" if st.get("target") is not None else "vanilla's best metric of the same seed"),
                 "", _table(["strategy", "proxy evaluations", "seconds", "best proxy metric", "reached target",
-                            "proxy evals to target", "seconds to target"], rows)]  # fmt: skip
+                            "proxy evals to target", "seconds to target", "proxy evals to own best",
+                            f"found loss, held-out ({st.get('holdout', 0)} seeds)"], rows)]  # fmt: skip
         cmp = summary.get("cse_vs_vanilla")
         if cmp:
             factor = cmp["evaluation_factor"]
@@ -100,6 +102,16 @@ def section_search_efficiency(results: Path) -> str:
             if conv.get("n"):
                 text.append(f"The converse: to reach CSE's best metric, vanilla needed {_spread(conv)}× the proxy "
                             f"evaluations CSE needed ({conv['n']} seeds).")
+            diff = cmp.get("holdout_difference")
+            if diff and diff.get("n"):
+                text.append(
+                    f"**Found losses re-evaluated** on {st.get('holdout')} seeds no search used (the paper's Table 5 "
+                    f"trains the found losses again): CSE − vanilla = {diff['mean']:+.4f} ± {diff['se']:.4f} (standard "
+                    f"error over {diff['n']} paired search seeds; spread {diff['std']:.4f}), i.e. CSE's loss is "
+                    f"{'no worse than' if cmp['holdout_no_worse'] else 'worse than'} vanilla's within two standard "
+                    f"errors; until it found its loss vanilla spent {_num(cmp['found_factor'], 1)}× the proxy evaluations "
+                    f"of CSE (per seed {_spread(cmp['found_factor_per_seed'])}×). Held-out target (no worse, ≥ "
+                    f"{cmp['target_factor']:g}× fewer): **{'met' if cmp['holdout_target_met'] else 'not met'}**.")
             reached, runs = (int(x) for x in cmp["seeds_where_cse_reached_vanilla_best"].split("/"))
             if reached < runs:
                 best = summary["cse"]["best_metric"]

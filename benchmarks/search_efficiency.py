@@ -11,6 +11,12 @@ and the proxy evaluations / seconds needed to first reach the target metric -- b
 the same seed (the paper's comparison: how much cheaper CSE gets to where vanilla evolution got). Mean and
 spread over seeds. Plots best metric against proxy evaluations and against time.
 
+A search-time best is the maximum over every loss a strategy scored once, so it grows with the number of
+evaluations (the winner's curse). Like the paper, which trains the found losses again, every run's best loss
+is then re-evaluated on ``--holdout`` seeds that no search used (:mod:`benchmarks.holdout`), and CSE's found
+loss is compared with vanilla's seed by seed, together with the proxy evaluations each strategy spent until
+it found its loss.
+
 Writes ``search_efficiency_<adapter>.csv`` (one row per run), ``.json`` (runs, curves, summary) and ``.png``.
 """
 
@@ -41,12 +47,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--space", default="softmax_cls")
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--population", type=int, default=50)
     parser.add_argument("--top-k", type=int, default=2, help="cse: proxy evaluations per generation")
     parser.add_argument("--parents", type=int, default=5)
     parser.add_argument("--target", type=float, help="target metric (default: vanilla's best of each seed)")
+    parser.add_argument("--holdout", type=int, default=8, metavar="N",
+                        help="re-evaluate each run's best loss on N held-out seeds (default 8; 0: skip)")
     parser.add_argument("--time-limit", type=float, default=600.0)
     parser.add_argument("--workers", type=int, default=1, help="parallel evaluation workers (default 1)")
     parser.add_argument("--runs-dir", default="benchmarks/results/runs", help="where the search runs are kept")
@@ -56,6 +64,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.generations, args.population, args.top_k, args.parents, args.workers) < 1:
         parser.error("--generations, --population, --top-k, --parents, --workers must be >= 1")
+    if args.holdout < 0:
+        parser.error("--holdout must be >= 0")
     return args
 
 
@@ -89,6 +99,30 @@ def run_search(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace
     return run_dir
 
 
+def _evals_to(curve: list[dict[str, Any]], value: float | None) -> int | None:
+    point = first_reaching(curve, value) if value is not None else None
+    return point["evaluation"] if point else None
+
+
+def _score_holdout(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Adds ``holdout_scores`` and ``holdout_mean`` (failed seeds count 0) to every row with a best loss."""
+    from benchmarks.holdout import HoldoutScorer, holdout_seeds, mean_or_none
+
+    seeds = holdout_seeds(args.holdout)
+    scorer = HoldoutScorer(args.adapter, args.space, _adapter_options(args), seeds)
+    try:
+        for row in runs:
+            if not row.get("best_prefix"):
+                continue
+            started = time.perf_counter()
+            row["holdout_scores"] = scorer.score(row["best_prefix"])
+            row["holdout_mean"] = mean_or_none(row["holdout_scores"])
+            print(f"held-out  seed {row['seed']} {row['strategy']:8} {row['holdout_mean']:.4f} over {len(seeds)} "
+                  f"seeds ({time.perf_counter() - started:.1f} s)  {row['best_formula']}")  # fmt: skip
+    finally:
+        scorer.close()
+
+
 def first_reaching(curve: list[dict[str, Any]], target: float) -> dict[str, Any] | None:
     """The first point of a best-so-far curve whose best metric is at least ``target``."""
     for point in curve:
@@ -117,6 +151,8 @@ def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, An
             "reached_target": f"{len(reached)}/{len(rows)}",
             "evals_to_target": _spread([r["evals_to_target"] for r in reached]),
             "seconds_to_target": _spread([r["seconds_to_target"] for r in reached]),
+            "evals_to_own_best": _spread([r["evals_to_own_best"] for r in rows if r.get("evals_to_own_best")]),
+            "holdout_metric": _spread([r["holdout_mean"] for r in rows if r.get("holdout_mean") is not None]),
         }
     if "vanilla" in out and "cse" in out:
         pairs = {}
@@ -134,17 +170,47 @@ def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, An
             / max(out["cse"]["proxy_evaluations"]["mean"], 1e-9),
             "seeds_where_cse_reached_vanilla_best": out["cse"]["reached_target"],
             "target_factor": TARGET_FACTOR,
+            **_holdout_comparison(pairs),
         }  # fmt: skip
     return out
 
 
-def _plot(curves: dict[str, list[list[dict[str, Any]]]], path: Path, title: str) -> Path:
+def _holdout_comparison(pairs: dict[int, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """CSE's found loss against vanilla's on the held-out seeds, and what each spent to find its loss.
+
+    ``holdout_no_worse``: the mean paired difference (CSE - vanilla, per search seed) is at least minus two
+    standard errors. ``found_factor``: vanilla's mean proxy evaluations until it found its best loss over
+    CSE's. ``holdout_target_met``: both, with the factor at least :data:`TARGET_FACTOR`.
+    """
+    from benchmarks.holdout import paired_difference
+
+    both = [p for _, p in sorted(pairs.items()) if "cse" in p and "vanilla" in p
+            and p["cse"].get("holdout_mean") is not None and p["vanilla"].get("holdout_mean") is not None]  # fmt: skip
+    if not both:
+        return {}
+    diff = paired_difference([p["cse"]["holdout_mean"] for p in both], [p["vanilla"]["holdout_mean"] for p in both])
+    found = [p for p in both if p["cse"].get("evals_to_own_best") and p["vanilla"].get("evals_to_own_best")]
+    factor = (statistics.fmean(p["vanilla"]["evals_to_own_best"] for p in found)
+              / statistics.fmean(p["cse"]["evals_to_own_best"] for p in found)) if found else None  # fmt: skip
+    no_worse = diff["mean"] + 2 * diff["se"] >= 0
+    return {
+        "holdout_difference": diff,
+        "holdout_no_worse": no_worse,
+        "found_factor": factor,
+        "found_factor_per_seed": _spread([p["vanilla"]["evals_to_own_best"] / p["cse"]["evals_to_own_best"]
+                                          for p in found]),
+        "holdout_target_met": bool(no_worse and factor is not None and factor >= TARGET_FACTOR),
+    }  # fmt: skip
+
+
+def _plot(curves: dict[str, list[list[dict[str, Any]]]], runs: list[dict[str, Any]], path: Path, title: str) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    held = [r for r in runs if r.get("holdout_mean") is not None]
+    fig, axes = plt.subplots(1, 3 if held else 2, figsize=(15 if held else 11, 4))
     colors = {"random": "#888888", "vanilla": "#d62728", "cse": "#1f77b4"}
     for strategy, runs in curves.items():
         for k, curve in enumerate(runs):
@@ -158,10 +224,20 @@ def _plot(curves: dict[str, list[list[dict[str, Any]]]], path: Path, title: str)
     axes[0].set_xscale("log")
     axes[0].set_xlabel("proxy evaluations")
     axes[1].set_xlabel("wall-clock seconds")
-    for ax in axes:
+    for ax in axes[:2]:
         ax.set_ylabel("best proxy metric so far")
         ax.grid(alpha=0.3)
         ax.legend()
+    if held:
+        names = list(curves)
+        for k, strategy in enumerate(names):
+            values = [r["holdout_mean"] for r in held if r["strategy"] == strategy]
+            axes[2].scatter([k] * len(values), values, color=colors[strategy], alpha=0.7)
+            if values:
+                axes[2].hlines(statistics.fmean(values), k - 0.3, k + 0.3, color=colors[strategy])
+        axes[2].set_xticks(range(len(names)), names)
+        axes[2].set_ylabel("found loss, re-evaluated on held-out seeds")
+        axes[2].grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -199,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
                    "seconds": round(summary["status"]["seconds"] or 0.0, 2), "best_metric": best,
                    "best_formula": summary["status"]["best_formula"], "target": target,
                    "evals_to_target": hit["evaluation"] if hit else None,
-                   "seconds_to_target": round(hit["seconds"], 2) if hit else None, "run": str(run_dir)}  # fmt: skip
+                   "evals_to_own_best": _evals_to(curve, best),
+                   "seconds_to_target": round(hit["seconds"], 2) if hit else None, "run": str(run_dir),
+                   "best_prefix": (summary["best"] or {}).get("prefix")}  # fmt: skip
             if strategy == "cse" and best is not None and "vanilla" in by_strategy:  # the converse comparison:
                 own = first_reaching(curve, best)  # what vanilla paid to get as far as CSE got
                 other = first_reaching(by_strategy["vanilla"], best)
@@ -210,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
             curves[strategy].append(curve)
             print(f"seed {seed} {strategy:8} proxy evals {row['proxy_evaluations']:5}  {row['seconds']:8.1f} s  "
                   f"best {best if best is None else round(best, 4)}  to target: {row['evals_to_target']} evals")
+    if args.holdout:
+        try:
+            _score_holdout(runs, args)
+        except GpAutolossError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     summary = summarize(runs, args.strategies)
     _print_summary(summary, args)
     out = Path(args.out_dir)
@@ -218,13 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     with open(f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(dict.fromkeys(k for r in runs for k in r)))
         writer.writeheader()
-        writer.writerows(runs)
+        writer.writerows({**r, "holdout_scores": " ".join("failed" if v is None else f"{v:.5f}"
+                                                          for v in r.get("holdout_scores") or [])} for r in runs)
     settings = {k: v for k, v in vars(args).items() if k not in ("fresh",)}
     payload = {"settings": settings, "machine": _machine(), "runs": runs, "summary": summary,
                "curves": {s: [[{k: p[k] for k in ("evaluation", "seconds", "best")} for p in c] for c in cs]
                           for s, cs in curves.items()}}  # fmt: skip
     Path(f"{stem}.json").write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    _plot(curves, Path(f"{stem}.png"), f"search efficiency, {tag} adapter, {args.space}, seeds {args.seeds}")
+    _plot(curves, runs, Path(f"{stem}.png"), f"search efficiency, {tag} adapter, {args.space}, seeds {args.seeds}")
     print(f"wrote {stem}.csv, .json and .png")
     return 0
 
@@ -244,12 +329,12 @@ def _fmt(spread: dict[str, Any], digits: int = 1) -> str:
 
 def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\n{'strategy':9} {'proxy evals':>14} {'seconds':>14} {'best metric':>16} {'reached':>8} "
-          f"{'evals to target':>16} {'s to target':>14}")
+          f"{'evals to target':>16} {'s to target':>14} {'held-out':>16}")
     for strategy in args.strategies:
         s = summary[strategy]
         print(f"{strategy:9} {_fmt(s['proxy_evaluations']):>14} {_fmt(s['seconds']):>14} "
               f"{_fmt(s['best_metric'], 4):>16} {s['reached_target']:>8} {_fmt(s['evals_to_target']):>16} "
-              f"{_fmt(s['seconds_to_target']):>14}")
+              f"{_fmt(s['seconds_to_target']):>14} {_fmt(s['holdout_metric'], 4):>16}")
     cmp = summary.get("cse_vs_vanilla")
     if cmp:
         factor = cmp["evaluation_factor"]
@@ -260,6 +345,12 @@ def _print_summary(summary: dict[str, Any], args: argparse.Namespace) -> None:
         conv = cmp["factor_to_reach_cse_best"]
         print(f"To reach CSE's best, vanilla needed {_fmt(conv)}x the proxy evaluations CSE needed "
               f"({conv['n']} seeds).")
+        diff = cmp.get("holdout_difference")
+        if diff:
+            print(f"Held-out re-evaluation of the found losses ({diff['n']} seeds): CSE - vanilla = "
+                  f"{diff['mean']:+.4f} ± {diff['se']:.4f} (SE); vanilla spent {cmp['found_factor'] or 0:.1f}x the proxy "
+                  f"evaluations CSE spent until each found its loss; held-out target "
+                  f"{'met' if cmp['holdout_target_met'] else 'not met'}.")
 
 
 if __name__ == "__main__":  # pragma: no cover

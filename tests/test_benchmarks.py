@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from benchmarks import funnel, search_efficiency
+from benchmarks.holdout import holdout_seeds, mean_or_none, paired_difference
 from benchmarks.readme import render
 
 
@@ -35,7 +36,8 @@ def test_funnel_counts_match_the_run_and_shrink(tmp_path):
 def test_search_efficiency_table_and_readme(tmp_path):
     out, runs = tmp_path / "results", tmp_path / "runs"
     assert search_efficiency.main(["--seeds", "0", "--generations", "2", "--population", "12", "--top-k", "2",
-                                   "--parents", "3", "--out-dir", str(out), "--runs-dir", str(runs)]) == 0
+                                   "--parents", "3", "--holdout", "2", "--out-dir", str(out),
+                                   "--runs-dir", str(runs)]) == 0  # fmt: skip
     data = json.loads((out / "search_efficiency_toy.json").read_text())
     rows = {r["strategy"]: r for r in data["runs"]}
     assert set(rows) == {"random", "vanilla", "cse"}
@@ -48,4 +50,35 @@ def test_search_efficiency_table_and_readme(tmp_path):
     assert (out / "search_efficiency_toy.png").stat().st_size > 0
     page = render(out)
     assert "| vanilla |" in page and "results/search_efficiency_toy.png" in page
+    assert "held-out" in page
     assert "*No results yet: run `python -m benchmarks.funnel`" in page  # nothing invented for what did not run
+
+
+def test_search_efficiency_re_evaluates_the_found_losses_on_unused_seeds(tmp_path):
+    from gp_autoloss.fitness import create_adapter
+    from gp_autoloss.loss import parse, resolve_space
+
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    assert search_efficiency.main(["--seeds", "1", "--generations", "1", "--population", "10", "--top-k", "1",
+                                   "--parents", "2", "--holdout", "2", "--out-dir", str(out),
+                                   "--runs-dir", str(runs)]) == 0  # fmt: skip
+    data = json.loads((out / "search_efficiency_toy.json").read_text())
+    seeds = holdout_seeds(2)
+    assert not set(seeds) & {s * 1000 + 17 for s in range(1000)}  # never a search's evaluation seed
+    adapter = create_adapter("toy", "softmax_cls")
+    rows = {r["strategy"]: r for r in data["runs"]}
+    for row in rows.values():  # the scores are the loss trained again under the held-out seeds
+        loss = parse(row["best_prefix"], resolve_space("softmax_cls"))
+        assert row["holdout_scores"] == [adapter.proxy(loss, seed) for seed in seeds]
+        assert row["holdout_mean"] == sum(row["holdout_scores"]) / 2
+    cmp = data["summary"]["cse_vs_vanilla"]
+    diff = rows["cse"]["holdout_mean"] - rows["vanilla"]["holdout_mean"]
+    assert abs(cmp["holdout_difference"]["mean"] - diff) < 1e-12
+    assert cmp["holdout_no_worse"] == (diff >= 0)  # one seed: no spread, so the sign decides
+
+
+def test_paired_difference_and_failed_scores():
+    diff = paired_difference([0.5, 0.7, 0.6], [0.4, 0.7, 0.4])
+    assert abs(diff["mean"] - 0.1) < 1e-12 and diff["n"] == 3
+    assert abs(diff["se"] - diff["std"] / 3**0.5) < 1e-12
+    assert mean_or_none([0.6, None]) == 0.3 and mean_or_none([]) is None

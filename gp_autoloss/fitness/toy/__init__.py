@@ -71,7 +71,11 @@ class ToyOptions:
 
 #: per-space defaults that differ from :class:`ToyOptions`'s
 TOY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "softmax_cls": {},
+    # D_verify of 512 boxes trained 80 steps: over ~800 vanilla-evolved convergent losses (3 seeds), its
+    # Spearman rank correlation with the proxy metric was 0.90/0.78/0.92 against 0.51/0.76/0.72 for 128
+    # boxes x 40 steps, and the proxy metric lost by taking a generation's top-2 on D_verify instead of its
+    # true best fell from 0.0099 to 0.0028, at ~35 ms instead of ~13 ms per candidate (2-core CPU).
+    "softmax_cls": {"verify_size": 512, "verify_steps": 80},
     "sigmoid_cls": {
         "pos_fraction": 0.02,
         "hard_fraction": 0.25,
