@@ -33,12 +33,16 @@ def test_funnel_counts_match_the_run_and_shrink(tmp_path):
     assert rows[-1]["candidates"] == computed <= 2 * 3  # top-K new proxy trainings per generation
 
 
-def test_search_efficiency_table_and_readme(tmp_path):
+def _efficiency(tmp_path: Path, *argv: str) -> tuple[Path, dict]:
+    """Run search_efficiency on the toy adapter (2 held-out seeds) into tmp_path; its results folder and JSON."""
     out, runs = tmp_path / "results", tmp_path / "runs"
-    assert search_efficiency.main(["--seeds", "0", "--generations", "2", "--population", "12", "--top-k", "2",
-                                   "--parents", "3", "--holdout", "2", "--out-dir", str(out),
-                                   "--runs-dir", str(runs)]) == 0  # fmt: skip
-    data = json.loads((out / "search_efficiency_toy.json").read_text())
+    assert search_efficiency.main([*argv, "--holdout", "2", "--out-dir", str(out), "--runs-dir", str(runs)]) == 0
+    return out, json.loads((out / "search_efficiency_toy.json").read_text())
+
+
+def test_search_efficiency_table_and_readme(tmp_path):
+    out, data = _efficiency(tmp_path, "--seeds", "0", "--generations", "2", "--population", "12", "--top-k", "2",
+                            "--parents", "3")  # fmt: skip
     rows = {r["strategy"]: r for r in data["runs"]}
     assert set(rows) == {"random", "vanilla", "cse"}
     for row in rows.values():
@@ -58,11 +62,8 @@ def test_search_efficiency_re_evaluates_the_found_losses_on_unused_seeds(tmp_pat
     from gp_autoloss.fitness import create_adapter
     from gp_autoloss.loss import parse, resolve_space
 
-    out, runs = tmp_path / "results", tmp_path / "runs"
-    assert search_efficiency.main(["--seeds", "1", "--generations", "1", "--population", "10", "--top-k", "1",
-                                   "--parents", "2", "--holdout", "2", "--out-dir", str(out),
-                                   "--runs-dir", str(runs)]) == 0  # fmt: skip
-    data = json.loads((out / "search_efficiency_toy.json").read_text())
+    _, data = _efficiency(tmp_path, "--seeds", "1", "--generations", "1", "--population", "10", "--top-k", "1",
+                          "--parents", "2")  # fmt: skip
     seeds = holdout_seeds(2)
     assert not set(seeds) & {s * 1000 + 17 for s in range(1000)}  # never a search's evaluation seed
     adapter = create_adapter("toy", "softmax_cls")
