@@ -125,8 +125,7 @@ def _score_holdout(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict
             return {}
         scores = scorer.score(initial)
         print(f"held-out  initial loss L_I {mean_or_none(scores):.4f}")
-        return {"formula": next(r for r in runs if r.get("initial_prefix"))["initial_prefix"], "scores": scores,
-                "mean": mean_or_none(scores), "seeds": seeds}  # fmt: skip
+        return {"prefix": initial, "scores": scores, "mean": mean_or_none(scores), "seeds": seeds}
     finally:
         scorer.close()
 
@@ -225,8 +224,8 @@ def _plot(curves: dict[str, list[list[dict[str, Any]]]], runs: list[dict[str, An
     held = [r for r in runs if r.get("holdout_mean") is not None]
     fig, axes = plt.subplots(1, 3 if held else 2, figsize=(15 if held else 11, 4))
     colors = {"random": "#888888", "vanilla": "#d62728", "cse": "#1f77b4"}
-    for strategy, runs in curves.items():
-        for k, curve in enumerate(runs):
+    for strategy, strategy_curves in curves.items():
+        for k, curve in enumerate(strategy_curves):
             pts = [p for p in curve if p["best"] is not None]
             if not pts:
                 continue
