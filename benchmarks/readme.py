@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,14 @@ def _load(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def _each_result(results: Path, pattern: str) -> Iterator[tuple[Path, Any]]:
+    """(path, parsed JSON) of the result files matching ``pattern``, in name order; unreadable ones skipped."""
+    for path in sorted(results.glob(pattern)):
+        data = _load(path)
+        if data:
+            yield path, data
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -70,10 +78,7 @@ def section_steps(results: Path) -> str:
 
 def section_search_efficiency(results: Path) -> str:
     parts = []
-    for path in sorted(results.glob("search_efficiency_*.json")):
-        data = _load(path)
-        if not data:
-            continue
+    for path, data in _each_result(results, "search_efficiency_*.json"):
         st, summary = data["settings"], data["summary"]
         rows = []
         for strategy in st["strategies"]:
@@ -137,10 +142,7 @@ def section_search_efficiency(results: Path) -> str:
 
 def section_funnel(results: Path) -> str:
     parts = []
-    for path in sorted(results.glob("funnel_*.json")):
-        data = _load(path)
-        if not data:
-            continue
+    for _, data in _each_result(results, "funnel_*.json"):
         st = data["settings"]
         rows = [[r["stage"], r["candidates"], f"{r['percent_of_generated']:.2f}%", _num(r["ran_on"]),
                  _num(r["seconds"], 2), _num(r["ms_per_candidate"], 2)] for r in data["rows"]]  # fmt: skip
@@ -154,10 +156,7 @@ def section_funnel(results: Path) -> str:
 
 def section_loss_tables(results: Path) -> str:
     parts = []
-    for path in sorted(results.glob("loss_table_*.json")):
-        data = _load(path)
-        if not data:
-            continue
+    for _, data in _each_result(results, "loss_table_*.json"):
         rows = []
         for s in data["table"]:
             mean = "failed" if s["mean_mAP"] is None else f"{s['mean_mAP']:.4f} ± {s['std_mAP']:.4f}"
