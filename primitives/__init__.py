@@ -1,6 +1,17 @@
 """Types, primitive operators and search spaces of gp-autoloss (depends on torch and DEAP only)."""
 
 from primitives import library as _library  # noqa: F401  (registers the paper's primitives)
+from primitives.domains import (
+    DOMAINS,
+    Binary,
+    BoxArea,
+    Domain,
+    Draw,
+    IoU,
+    IoUWeight,
+    OneHot,
+    Real,
+)
 from primitives.library import DIV_EPS, EXP_MAX, LOG_EPS, PAPER_PRIMITIVES, REGRESSION_PRIMITIVES
 from primitives.primitive import (
     BINARY,
@@ -18,7 +29,8 @@ from primitives.spaces import SPACES, Input, Overload, SearchSpace, get_space, r
 from primitives.types import Scalar, ValueType, Vector
 
 __all__ = [
-    "BINARY", "DIV_EPS", "DOT", "EXP_MAX", "Input", "LOG_EPS", "Overload", "PAPER_PRIMITIVES", "PRIMITIVES",
+    "BINARY", "DIV_EPS", "DOMAINS", "DOT", "EXP_MAX", "Binary", "BoxArea", "Domain", "Draw", "Input", "IoU",
+    "IoUWeight", "OneHot", "Real", "LOG_EPS", "Overload", "PAPER_PRIMITIVES", "PRIMITIVES",
     "Primitive", "REGRESSION_PRIMITIVES", "Registry", "SPACES", "Scalar", "SearchSpace", "Signature",
     "UNARY", "UNARY_VECTOR", "ValueType", "Vector", "get_space", "primitive", "register_primitive",
     "register_space",

@@ -4,11 +4,17 @@ Each space builds a DEAP ``PrimitiveSetTyped`` in which every overload of a prim
 primitive (``add_SV``, ``neg_V``, ...), so DEAP's generation and variation only ever make well-typed
 trees. Adding a task is one registration::
 
-    from primitives import Input, Scalar, SearchSpace, register_space
+    from primitives import Binary, Input, Real, Scalar, SearchSpace, register_space
 
     register_space(SearchSpace(
-        name="my_task", inputs=(Input("p", Scalar, "prediction"), Input("t", Scalar, "target")),
+        name="my_task",
+        inputs=(Input("p", Scalar, "prediction", domain=Real(), prediction=True),
+                Input("t", Scalar, "target", domain=Binary())),
         output=Scalar, primitives=("add", "sub", "mul", "abs", "log"), initial_loss=None))
+
+Each input declares its :class:`~primitives.domains.Domain` (the values training feeds it; signed reals
+when left out) and whether it is a prediction (what the loss trains; every input when none is marked).
+Equivalence of candidates, the checks and the probes work on these domains.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import torch
 from deap import gp
 
+from primitives.domains import DEFAULT_DOMAIN, LOGITS, Binary, BoxArea, Domain, Draw, IoU, IoUWeight, OneHot
 from primitives.library import PAPER_PRIMITIVES, REGRESSION_PRIMITIVES
 from primitives.primitive import PRIMITIVES, Primitive, Signature
 from primitives.registry import Registry
@@ -33,11 +41,25 @@ REDUCTIONS = ("none", "sum_classes")
 
 @dataclass(frozen=True)
 class Input:
-    """A variable input of a space (``x``, ``y``, ``w``, ``i``, ...)."""
+    """A variable input of a space (``x``, ``y``, ``w``, ``i``, ...).
+
+    Attributes:
+        name: the name formulas use.
+        type: :class:`~primitives.types.Scalar` or :class:`~primitives.types.Vector`.
+        doc: one line for help texts.
+        domain: the values training feeds this input (default: signed reals, typical and large magnitudes).
+        prediction: whether the input is (derived from) the model's prediction, i.e. what the loss trains.
+    """
 
     name: str
     type: TypeTag
     doc: str = ""
+    domain: Domain = DEFAULT_DOMAIN
+    prediction: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.domain, Domain):
+            raise TypeError(f"input {self.name!r}: domain must be a primitives.Domain, not {type(self.domain).__name__}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,33 @@ class SearchSpace:
             prim = PRIMITIVES.get(prim_name)
             if not any(self._fits(sig) for sig in prim.signatures):
                 raise ValueError(f"space {self.name!r}: primitive {prim_name!r} has no signature over its types")
+        for k, inp in enumerate(self.inputs):
+            missing = [r for r in inp.domain.requires if r not in names[:k]]
+            if missing:
+                raise ValueError(f"space {self.name!r}: the domain of input {inp.name!r} depends on {missing}; "
+                                 f"declare those inputs before {inp.name!r}")
+
+    # ---- domains --------------------------------------------------------------------------------------
+    @property
+    def prediction_inputs(self) -> tuple[str, ...]:
+        """Names of the inputs that carry the prediction (every input when the space marks none)."""
+        marked = tuple(i.name for i in self.inputs if i.prediction)
+        return marked or tuple(i.name for i in self.inputs)
+
+    def input_shape(self, inp: Input, n: int, classes: int) -> tuple[int, ...]:
+        """Shape of ``n`` samples of an input: vectors ``(n, classes)``, scalars ``(n,)``."""
+        return (n, classes) if inp.type is Vector else (n,)
+
+    def sample_inputs(self, n: int, generator: torch.Generator, classes: int = 5) -> dict[str, torch.Tensor]:
+        """``n`` joint samples of every input from its domain, float64, in input order.
+
+        Vectors are ``(n, classes)``; scalars ``(n,)`` (a compiled loss gives them the class dimension), so in
+        an element-wise space each sample is one element.
+        """
+        draw = Draw(generator)
+        for inp in self.inputs:
+            draw.values[inp.name] = inp.domain.draw(self.input_shape(inp, n, classes), draw)
+        return dict(draw.values)
 
     # ---- types ----------------------------------------------------------------------------------------
     @cached_property
@@ -176,9 +225,10 @@ register_space(
     SearchSpace(
         name="softmax_cls",
         inputs=(
-            Input("x", Vector, "logits over C classes incl. background (B x C)"),
-            Input("y", Vector, "one-hot target (B x C)"),
-            Input("w", Scalar, "IoU of the decoded prediction with its target for positives, 1 for negatives"),
+            Input("x", Vector, "logits over C classes incl. background (B x C)", domain=LOGITS, prediction=True),
+            Input("y", Vector, "one-hot target (B x C), background last", domain=OneHot()),
+            Input("w", Scalar, "IoU of the decoded prediction with its target for positives, 1 for negatives",
+                  domain=IoUWeight(target="y")),
         ),
         output=Scalar,
         primitives=PAPER_PRIMITIVES,
@@ -192,9 +242,10 @@ register_space(
     SearchSpace(
         name="sigmoid_cls",
         inputs=(
-            Input("x", Scalar, "logit of one (sample, class) element"),
-            Input("y", Scalar, "binary target of that element"),
-            Input("w", Scalar, "IoU of the sample's prediction for positives, 1 for negatives"),
+            Input("x", Scalar, "logit of one (sample, class) element", domain=LOGITS, prediction=True),
+            Input("y", Scalar, "binary target of that element", domain=Binary()),
+            # the sample's IoU on every class of a positive sample, 1 on a negative sample's classes
+            Input("w", Scalar, "IoU of the sample's prediction for positives, 1 for negatives", domain=IoU()),
         ),
         output=Scalar,
         primitives=tuple(p for p in PAPER_PRIMITIVES if p not in ("softmax", "dot")),
@@ -208,9 +259,11 @@ register_space(
     SearchSpace(
         name="iou_reg",
         inputs=(
-            Input("i", Scalar, "intersection area of predicted and target box"),
-            Input("u", Scalar, "union area"),
-            Input("e", Scalar, "area of the smallest enclosing box"),
+            # all three derive from the predicted box
+            Input("i", Scalar, "intersection area of predicted and target box", domain=BoxArea("intersection"),
+                  prediction=True),
+            Input("u", Scalar, "union area", domain=BoxArea("union"), prediction=True),
+            Input("e", Scalar, "area of the smallest enclosing box", domain=BoxArea("enclosing"), prediction=True),
         ),
         output=Scalar,
         primitives=REGRESSION_PRIMITIVES,
