@@ -7,23 +7,38 @@ is what the torch compiler and the DAG renderer merge.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from deap import gp
 
-from primitives import Overload, SearchSpace, ValueType
+from primitives import Overload, Scalar, SearchSpace, ValueType
 
-__all__ = ["Expr", "expr_from_tree", "tree_from_expr", "format_constant"]
+__all__ = ["Expr", "expr_from_tree", "tree_from_expr", "format_constant", "constant_terminal"]
 
 TypeTag = type[ValueType]
 
 
 def format_constant(value: float) -> str:
-    """Canonical text of a constant: ``2`` rather than ``2.0``."""
+    """Canonical text of a constant, which the formula parser reads back to the same float: ``2`` rather than
+    ``2.0``, ``0.25``, ``1e+20`` (exponent form from 1e16 on, where integers stop being exact)."""
     f = float(value)
-    return str(int(f)) if f.is_integer() else repr(f)
+    return str(int(f)) if f.is_integer() and abs(f) < 1e16 else repr(f)
+
+
+def constant_terminal(space: SearchSpace, value: float) -> gp.Terminal:
+    """The DEAP terminal of a constant: the space's own one if it has it, else a new ``Scalar`` terminal.
+
+    The search only generates the space's constants; a formula a user writes may hold any finite number,
+    and DEAP's operators handle such a terminal like any other (mutation replaces it by one of the space's).
+    """
+    text = format_constant(value)
+    node = space.pset.mapping.get(text)
+    if isinstance(node, gp.Terminal) and not isinstance(node.value, str):
+        return node
+    return gp.Terminal(float(value), False, Scalar)
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +116,8 @@ def expr_from_tree(space: SearchSpace, tree: gp.PrimitiveTree) -> Expr:
             built.append(Expr("input", node.value, inputs[node.value].type))
         else:
             value = float(node.value)
+            if not math.isfinite(value):
+                raise ValueError(f"constant {node.value!r} is not a finite number")
             built.append(Expr("constant", format_constant(value), node.ret, value=value))
     if len(built) != 1:
         raise ValueError("malformed tree: it does not describe exactly one expression")
@@ -115,6 +132,8 @@ def tree_from_expr(space: SearchSpace, expr: Expr) -> gp.PrimitiveTree:
         if node.kind == "primitive":
             assert node.overload is not None
             nodes.append(mapping[node.overload.deap_name])
+        elif node.kind == "constant":
+            nodes.append(constant_terminal(space, float(node.value)))  # type: ignore[arg-type]
         else:
             nodes.append(mapping[node.name])
     return gp.PrimitiveTree(nodes)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gp_autoloss.loss import Loss, parse
-from primitives import Registry
+from gp_autoloss.errors import ConfigError, GpAutolossError
+from gp_autoloss.loss import Loss, parse, resolve_space
+from primitives import Registry, SearchSpace
+from primitives.validation import RegistrationError, check_registry_name
 
-__all__ = ["KnownLoss", "KNOWN_LOSSES", "register_known_loss", "known_losses", "known_loss", "initial_loss"]
+__all__ = ["KnownLoss", "KNOWN_LOSSES", "register_known_loss", "known_losses", "known_loss", "initial_loss",
+           "resolve_initial"]
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,15 @@ KNOWN_LOSSES: Registry[KnownLoss] = Registry("known loss")
 
 
 def register_known_loss(name: str, space: str, formula: str, doc: str = "") -> KnownLoss:
-    """Add a named formula to :data:`KNOWN_LOSSES`."""
-    return KNOWN_LOSSES.add(name, KnownLoss(name, space, formula, doc))
+    """Add a named formula to :data:`KNOWN_LOSSES`; the formula is parsed now, so a typo fails here, at
+    registration (register the space and its primitives first)."""
+    check_registry_name(name, "known loss")
+    entry = KnownLoss(name, space, formula, doc)
+    try:
+        entry.load()
+    except GpAutolossError as exc:
+        raise RegistrationError(f"known loss {name!r} does not parse in space {space!r}: {exc}") from None
+    return KNOWN_LOSSES.add(name, entry)
 
 
 def known_losses() -> dict[str, Loss]:
@@ -46,14 +56,43 @@ def known_loss(name: str) -> Loss:
     return KNOWN_LOSSES.get(name).load()
 
 
-def initial_loss(space: str) -> Loss:
-    """The initial loss L_I the evolution of ``space`` starts from."""
-    from gp_autoloss.loss import resolve_space
+def initial_loss(space: str | SearchSpace) -> Loss:
+    """The initial loss L_I the evolution of ``space`` starts from (the space's ``initial_loss``).
 
+    Raises :class:`~gp_autoloss.errors.ConfigError` naming the fix when the space has none or names a loss
+    that is not registered.
+    """
     sp = resolve_space(space)
     if sp.initial_loss is None:
-        raise KeyError(f"space {sp.name!r} has no initial loss")
-    return known_loss(sp.initial_loss)
+        raise ConfigError(
+            f"space {sp.name!r} has no initial loss: pass --initial FORMULA (or a known loss name), or register the "
+            "space with initial_loss='NAME' of a known loss"
+        )
+    entry = KNOWN_LOSSES.get(sp.initial_loss) if sp.initial_loss in KNOWN_LOSSES else None
+    if entry is None:
+        raise ConfigError(
+            f"space {sp.name!r} starts from initial loss {sp.initial_loss!r}, which is not a known loss: register it "
+            f"with register_known_loss({sp.initial_loss!r}, {sp.name!r}, FORMULA), or pass --initial FORMULA"
+        )
+    return _known_in(entry, sp)
+
+
+def resolve_initial(space: str | SearchSpace, text: str | None = None) -> Loss:
+    """The initial loss of a search: ``text`` -- a known loss name or a formula of ``space`` -- or, when
+    ``text`` is ``None``, the space's own :func:`initial_loss`."""
+    sp = resolve_space(space)
+    if text is None:
+        return initial_loss(sp)
+    name = text.strip()
+    if name in KNOWN_LOSSES:
+        return _known_in(KNOWN_LOSSES.get(name), sp)
+    return parse(text, sp)
+
+
+def _known_in(entry: KnownLoss, space: SearchSpace) -> Loss:
+    if entry.space != space.name:
+        raise ConfigError(f"known loss {entry.name!r} is a loss of space {entry.space!r}, not {space.name!r}")
+    return entry.load()
 
 
 # ---- two-stage classification (softmax over C+1 classes) -------------------------------------------------

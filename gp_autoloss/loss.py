@@ -11,6 +11,7 @@ from gp_autoloss.compile import CompiledLoss
 from gp_autoloss.errors import SpaceError
 from gp_autoloss.expr import Expr, expr_from_tree, tree_from_expr
 from gp_autoloss.formula import parse_syntax, resolve, to_infix, to_prefix
+from gp_autoloss.limits import check_depth
 from primitives import SearchSpace, get_space
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +38,7 @@ class Loss:
 
     def __init__(self, tree: gp.PrimitiveTree, space: str | SearchSpace) -> None:
         self.space = resolve_space(space)
+        check_depth(tree.height)  # iterative; deeper trees would overflow the printers and the compiler
         self.tree = tree
 
     @classmethod

@@ -11,12 +11,14 @@ to make it available to search spaces, the formula parser, the torch compiler an
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from primitives.registry import Registry
+from primitives.validation import check_primitive, check_signatures
 from primitives.types import Scalar, ValueType, Vector
 
 __all__ = [
@@ -107,9 +109,7 @@ class Primitive:
         return f"{self.name}_{sig.code}"
 
     def __post_init__(self) -> None:
-        arities = {len(s.args) for s in self.signatures}
-        if len(arities) != 1:
-            raise ValueError(f"primitive {self.name!r}: all signatures must have the same arity")
+        check_signatures(self.name, self.signatures)
 
 
 PRIMITIVES: Registry[Primitive] = Registry("primitive")
@@ -126,7 +126,12 @@ def register_primitive(
     commutative: bool = False,
     replace: bool = False,
 ) -> Primitive:
-    """Create a :class:`Primitive` and add it to :data:`PRIMITIVES`."""
+    """Create a :class:`Primitive` and add it to :data:`PRIMITIVES`.
+
+    Checked here (:class:`~primitives.validation.RegistrationError`, naming the fix): the name is a formula
+    name and no input of a registered space; ``infix`` is a symbol the formula parser reads and no other
+    primitive's; at least one signature, all of one arity.
+    """
     prim = Primitive(
         name=name,
         fn=fn,
@@ -136,6 +141,9 @@ def register_primitive(
         doc=doc,
         commutative=commutative,
     )
+    spaces = sys.modules.get("primitives.spaces")  # not imported yet while the built-in primitives register
+    inputs = {i.name for sp in spaces.SPACES.items() for i in sp[1].inputs} if spaces is not None else set()
+    check_primitive(prim, [p for n, p in PRIMITIVES.items() if n != name], inputs)
     return PRIMITIVES.add(name, prim, replace=replace)
 
 

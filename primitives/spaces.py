@@ -30,6 +30,7 @@ from primitives.library import PAPER_PRIMITIVES, REGRESSION_PRIMITIVES
 from primitives.primitive import PRIMITIVES, Primitive, Signature
 from primitives.registry import Registry
 from primitives.types import Scalar, ValueType, Vector
+from primitives.validation import check_space
 
 __all__ = ["Input", "SearchSpace", "Overload", "SPACES", "register_space", "get_space", "REDUCTIONS"]
 
@@ -210,7 +211,9 @@ SPACES: Registry[SearchSpace] = Registry("space")
 
 
 def register_space(space: SearchSpace, *, replace: bool = False) -> SearchSpace:
-    """Add a space to :data:`SPACES`."""
+    """Add a space to :data:`SPACES`, after :func:`~primitives.validation.check_space` (names that clash,
+    inputs that are not formula names, constants that are not finite numbers >= 0)."""
+    check_space(space, PRIMITIVES.names())
     return SPACES.add(space.name, space, replace=replace)
 
 

@@ -114,7 +114,7 @@ BAD_ARGV = [
     ["show", "log(i, u)", "--space", "iou_reg"],
     ["show", "dot(w, y)", "--space", "softmax_cls"],
     ["show", "softmax(x)", "--space", "softmax_cls"],
-    ["show", "4 * i", "--space", "iou_reg"],
+    ["show", "4 * i + 1e400", "--space", "iou_reg"],
     ["show", "i + u\n+ e $", "--space", "iou_reg"],  # a newline in the formula still gives one line
     ["show", "i", "--space", "nope"],
     ["show", "1 - i / u"],  # not a known loss name: needs --space

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from gp_autoloss.cli.help import registered
 from gp_autoloss.cli.registry import command
 from gp_autoloss.loss import parse
 
@@ -20,8 +21,7 @@ EXAMPLES_RENDER = """examples:
 def add_formula_arguments(parser: argparse.ArgumentParser) -> None:
     """FORMULA and --space, shared by the commands that take one formula."""
     parser.add_argument("formula", help="infix math, DEAP prefix text, or the name of a known loss")
-    parser.add_argument("--space", "-s", help="search space (softmax_cls, sigmoid_cls, iou_reg); "
-                        "optional for known loss names")
+    parser.add_argument("--space", "-s", help=f"search space: {registered('spaces')}; optional for known loss names")
 
 
 def load_formula(args: argparse.Namespace):

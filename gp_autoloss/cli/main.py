@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from gp_autoloss.cli.dash_formulas import protect_formulas
 from gp_autoloss.cli.registry import COMMANDS
 from gp_autoloss.errors import GpAutolossError
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 a check failed, 2 bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(protect_formulas(list(sys.argv[1:] if argv is None else argv), parser))
     if getattr(args, "_handler", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT

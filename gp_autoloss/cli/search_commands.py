@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gp_autoloss.cli.help import registered
 from gp_autoloss.cli.registry import command
 from gp_autoloss.errors import ConfigError
 
@@ -33,9 +34,9 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", "-o", required=True, help="run directory (holds run.sqlite, logs, report)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--config", help="settings file (.toml or .json) with SearchConfig fields")
-    p.add_argument("--space", help="search space: softmax_cls, sigmoid_cls or iou_reg (default softmax_cls)")
-    p.add_argument("--strategy", help="random, vanilla or cse (default cse)")
-    p.add_argument("--adapter", help="fitness adapter: toy or mmdet (default toy)")
+    p.add_argument("--space", help=f"search space: {registered('spaces')} (default softmax_cls)")
+    p.add_argument("--strategy", help=f"search strategy: {registered('strategies')} (default cse)")
+    p.add_argument("--adapter", help=f"fitness adapter: {registered('adapters')} (default toy)")
     p.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
                    help="adapter setting (VALUE parsed as JSON when possible); repeatable")
     p.add_argument("--detector", help="mmdet adapter: fcos_tiny, faster_rcnn_tiny, fcos_r50 or faster_rcnn_r50 "
@@ -136,6 +137,8 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
 def run_search(args: argparse.Namespace) -> int:
     from gp_autoloss.search import SearchConfig, SearchEngine, load_config_file
 
+    if not args.out.strip():
+        raise ConfigError("--out must name a run directory (an empty one would write the run into the current one)")
     run_dir = Path(args.out)
     overrides = _overrides(args)
     if args.resume:

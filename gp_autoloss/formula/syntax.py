@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 
 from gp_autoloss.errors import FormulaSyntaxError
 from gp_autoloss.formula.tokens import Token, tokenize
+from gp_autoloss.limits import MAX_DEPTH, MAX_NESTING
 from primitives import PRIMITIVES
 
 __all__ = ["SyntaxNode", "parse_syntax", "MAX_NESTING", "MAX_HEIGHT"]
 
-#: how deep the parser may recurse (parentheses, operands, arguments) -- guards the Python stack
-MAX_NESTING = 200
-#: the tallest formula tree accepted, in levels (a terminal is 1). Canonical infix costs the parser at most
-#: two nesting levels per tree level (an operator and its parentheses), so every accepted tree prints to
-#: infix that parses back.
-MAX_HEIGHT = MAX_NESTING // 2
+#: the tallest formula tree accepted, in levels (a terminal is 1): :data:`gp_autoloss.limits.MAX_DEPTH` edges.
+#: Canonical infix costs the parser at most two nesting levels per tree level (an operator and its
+#: parentheses), so every accepted tree prints to infix that parses back.
+MAX_HEIGHT = MAX_DEPTH + 1
 _CLOSING = {"(": ")", "[": "]"}
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import difflib
+import math
+import re
 
-from gp_autoloss.errors import ArityError, FormulaTypeError, OutputTypeError, UnknownNameError
+from gp_autoloss.errors import ArityError, FormulaSyntaxError, FormulaTypeError, OutputTypeError, UnknownNameError
 from gp_autoloss.expr import Expr, format_constant
 from gp_autoloss.formula.syntax import SyntaxNode
-from primitives import PRIMITIVES, SearchSpace
+from primitives import PRIMITIVES, Scalar, SearchSpace
 
 __all__ = ["resolve"]
+
+
+_NONZERO_DIGIT = re.compile(r"[1-9]")
+
+
+def _short(number: str) -> str:
+    """A number's text, shortened for an error message."""
+    return number if len(number) <= 24 else f"{number[:12]}...{number[-6:]} ({len(number)} characters)"
 
 
 def _type_list(types: tuple[type, ...]) -> str:
@@ -20,7 +30,6 @@ class _Resolver:
     def __init__(self, space: SearchSpace, text: str) -> None:
         self.space = space
         self.text = text
-        self.const_names = {format_constant(c): float(c) for c in space.constants}
 
     def known_names(self) -> list[str]:
         return list(self.space.input_map) + list(self.space.primitive_map)
@@ -37,15 +46,19 @@ class _Resolver:
         return self.call(node)
 
     def constant(self, node: SyntaxNode) -> Expr:
-        text = format_constant(float(node.name))
-        if text not in self.const_names:
-            allowed = ", ".join(self.const_names) or "none"
-            raise UnknownNameError(
-                f"constant {node.name} is not in space {self.space.name!r} (constants: {allowed})",
+        """Any finite number a user writes (the search itself only generates the space's constants)."""
+        value = float(node.name)
+        if not math.isfinite(value):
+            raise FormulaSyntaxError(
+                f"number {_short(node.name)} is too large (the largest is about 1.8e308)", self.text, node.pos
+            )
+        if value == 0.0 and _NONZERO_DIGIT.search(node.name.lower().split("e")[0]):
+            raise FormulaSyntaxError(
+                f"number {_short(node.name)} is too small (it would be 0; the smallest is about 5e-324)",
                 self.text,
                 node.pos,
             )
-        return Expr("constant", text, self.space.pset.mapping[text].ret, value=self.const_names[text])
+        return Expr("constant", format_constant(value), Scalar, value=value)
 
     def name(self, node: SyntaxNode) -> Expr:
         inp = self.space.input_map.get(node.name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -133,11 +132,13 @@ def load_run(run_dir: str | Path) -> RunData:
                 if row is not None:
                     row[f"{stage}_created"] = created
             generations = store.generations()
-            config = json.loads(meta.get("config") or "{}")
+            config = store.config
         finally:
             conn.execute("COMMIT")
         return RunData(Path(run_dir), config, candidates, generations, meta)
-    except (sqlite3.Error, json.JSONDecodeError) as exc:
+    except StorageError as exc:  # damage found while reading: name the file too
+        raise StorageError(f"{store.path}: {exc}") from None
+    except sqlite3.Error as exc:
         raise StorageError(f"cannot read {store.path}: {exc}") from None
     finally:
         store.close()

@@ -15,6 +15,7 @@ from the run file, so nothing is lost or repeated and the run ends where an unin
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -25,19 +26,22 @@ from typing import Any
 from gp_autoloss.errors import ConfigError
 from gp_autoloss.execution import EvalJob, Executor, create_executor
 from gp_autoloss.execution.base import AdapterSpec
-from gp_autoloss.known import initial_loss
+from gp_autoloss.known import resolve_initial
 from gp_autoloss.loss import Loss, parse, resolve_space
 from gp_autoloss.reporting.live import publish_report
 from gp_autoloss.search.config import SearchConfig
 from gp_autoloss.search.dedup import fingerprint
 from gp_autoloss.search.rng import state_from_json, state_to_json
-from gp_autoloss.search.storage import RunStorage
+from gp_autoloss.search.storage import RunStorage, StorageError
 from gp_autoloss.search.strategies import STRATEGIES, SearchStrategy
 from gp_autoloss.search.variation import Breeder, Offspring
 
 __all__ = ["SearchEngine", "SearchSummary", "Candidate"]
 
 log = logging.getLogger("gp_autoloss.search")
+
+#: how often (seconds) a running search stores its wall-clock time
+_CLOCK_EVERY = 2.0
 
 
 @dataclass
@@ -92,6 +96,7 @@ class SearchEngine:
         self.strategy: SearchStrategy = STRATEGIES.get(config.strategy)(self.breeder, config.population)
         self._executor: Executor | None = None
         self._fp_cache: dict[str, str] = {}
+        self._clock: tuple[float, float, float] | None = None  # (earlier sessions' seconds, start, last saved)
 
     # ---- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -154,6 +159,17 @@ class SearchEngine:
                 seconds: float = 0.0, cached: bool = False) -> None:  # fmt: skip
         self.storage.add_result(cand.id, stage, ok, metric, reason, seconds, cached)
         cand.results[stage] = {"ok": ok, "metric": metric, "reason": reason, "seconds": seconds, "cached": cached}
+        self._tick()
+
+    def _tick(self, force: bool = False) -> None:
+        """Store the run's wall-clock so far: the earlier sessions' plus this one's. Saved as the run goes (at
+        most every few seconds, and at every generation's end), so a killed session still counts."""
+        now = time.perf_counter()
+        if self._clock is None or (not force and now - self._clock[2] < _CLOCK_EVERY):
+            return
+        base, started, _ = self._clock
+        self.storage.set_meta("seconds", f"{base + now - started:.3f}")
+        self._clock = (base, started, now)
 
     def _eval_seed(self) -> int:
         return int(self.config.seed) * 1000 + 17
@@ -220,8 +236,7 @@ class SearchEngine:
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def _initial(self) -> Candidate:
-        loss = parse(self.config.initial_formula, self.space) if self.config.initial_formula \
-            else initial_loss(self.space.name)  # fmt: skip
+        loss = resolve_initial(self.space, self.config.initial_formula)  # a known loss name or a formula
         cand = self._register(loss, -1, "initial", [])
         if self.strategy.checks:
             self._run_checks([cand])
@@ -245,6 +260,7 @@ class SearchEngine:
     def run(self) -> SearchSummary:
         """Run (or continue) the search to its last generation and return the summary."""
         started = time.perf_counter()
+        self._clock = (_stored_seconds(self.storage.meta("seconds")), started, started)
         rng = random.Random(self.config.seed)
         init = self._initial()
         publish_report(self.run_dir)
@@ -255,18 +271,17 @@ class SearchEngine:
             record = self.storage.generation(gen)
             if record and record["finished"]:
                 parents = [self._load(k) for k in record["parents"]]
-                rng.setstate(state_from_json(record["stats"]["rng_end"]))
+                rng.setstate(state_from_json(record["stats"].get("rng_end"), f"generation {gen}'s rng_end"))
                 continue
             if record:
-                rng.setstate(state_from_json(record["rng_state"]))
+                rng.setstate(state_from_json(record["rng_state"], f"generation {gen}'s rng_state"))
             else:
                 self.storage.start_generation(gen, state_to_json(rng.getstate()))
             # what earlier generations made: identical for a fresh and a resumed run of this generation
             known = self.storage.known_keys(before_generation=gen)
             parents = self._generation(gen, parents, rng, known)
-        elapsed = time.perf_counter() - started
-        total = float(self.storage.meta("seconds", "0") or 0) + elapsed
-        self.storage.set_meta("seconds", f"{total:.3f}")
+            self._tick(force=True)
+        self._tick(force=True)
         self.storage.set_meta("finished", "1")
         return self.summary()
 
@@ -354,6 +369,15 @@ class SearchEngine:
             generations=sum(1 for g in self.storage.generations() if g["finished"]),
             seconds=float(self.storage.meta("seconds", "0") or 0),
         )
+
+
+def _stored_seconds(text: str | None) -> float:
+    """The wall-clock seconds a run file holds (0 if none)."""
+    try:
+        value = float(text or 0)
+    except ValueError:
+        raise StorageError(f"the run file's wall-clock time is damaged ({text!r} is not a number)") from None
+    return value if math.isfinite(value) and value >= 0 else 0.0
 
 
 def _check_adapter(config: SearchConfig) -> None:

@@ -31,7 +31,16 @@ def state_to_json(state: tuple[Any, ...]) -> list[Any]:
     return [version, list(internal), gauss]
 
 
-def state_from_json(data: list[Any]) -> tuple[Any, ...]:
-    """Inverse of :func:`state_to_json`."""
-    version, internal, gauss = data
-    return (version, tuple(internal), gauss)
+def state_from_json(data: Any, what: str = "RNG state") -> tuple[Any, ...]:
+    """Inverse of :func:`state_to_json`; a damaged state (from a damaged run file) raises a one-line
+    :class:`~gp_autoloss.search.storage.StorageError` naming ``what``."""
+    try:
+        version, internal, gauss = data
+        state = (version, tuple(internal), gauss)
+        random.Random().setstate(state)  # the check Python itself makes: right version, length and values
+    except (TypeError, ValueError, OverflowError):
+        from gp_autoloss.search.storage import StorageError
+
+        shown = repr(data) if len(repr(data)) <= 40 else repr(data)[:37] + "..."
+        raise StorageError(f"the run file is damaged: {what} is not a random-number state ({shown})") from None
+    return state

@@ -173,7 +173,10 @@ class RunStorage:
     @property
     def config(self) -> dict[str, Any]:
         """The run's configuration as created."""
-        return json.loads(self.meta("config") or "{}")
+        config = _decode(self.meta("config") or "{}", "meta.config")
+        if not isinstance(config, dict):
+            raise StorageError(f"the run file is damaged: meta.config is not a table of settings ({config!r:.40})")
+        return config
 
     # ---- generations ------------------------------------------------------------------------------------
     def generation(self, gen: int) -> dict[str, Any] | None:
@@ -185,10 +188,17 @@ class RunStorage:
         ).fetchone()
         if row is None:
             return None
+        what = f"generation {row[0]}'s"
+        stats, parents = _decode(row[5], f"{what} stats"), _decode(row[3], f"{what} parents")
+        if not isinstance(stats, dict):
+            raise StorageError(f"the run file is damaged: {what} stats are not a table ({stats!r:.40})")
+        if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+            raise StorageError(f"the run file is damaged: {what} parents are not a list of candidates")
+        for name, value in (("threshold", row[4]), ("started", row[6]), ("ended", row[7])):
+            _check_number(value, f"{what} {name}")
         return {
-            "generation": row[0], "rng_state": json.loads(row[1]), "finished": bool(row[2]),
-            "parents": json.loads(row[3]), "threshold": row[4], "stats": json.loads(row[5]),
-            "started": row[6], "ended": row[7],
+            "generation": row[0], "rng_state": _decode(row[1], f"{what} rng_state"), "finished": bool(row[2]),
+            "parents": parents, "threshold": row[4], "stats": stats, "started": row[6], "ended": row[7],
         }  # fmt: skip
 
     def generations(self) -> list[dict[str, Any]]:
@@ -256,7 +266,7 @@ class RunStorage:
         if where:
             sql += f" WHERE {where}"
         rows = self.conn.execute(sql + " ORDER BY id", params).fetchall()
-        return [CandidateRow(*r[:7], json.loads(r[7]), *r[8:]) for r in rows]  # type: ignore[misc]
+        return [CandidateRow(*r[:7], _decode(r[7], f"candidate {r[0]}'s parents"), *r[8:]) for r in rows]  # type: ignore[misc]
 
     # ---- results ----------------------------------------------------------------------------------------
     def add_result(
@@ -278,6 +288,7 @@ class RunStorage:
         ).fetchone()
         if row is None:
             return None
+        _check_number(row[1], f"candidate {cand_id}'s {stage} metric")
         return {"ok": bool(row[0]), "metric": row[1], "reason": row[2], "seconds": row[3], "cached": bool(row[4])}
 
     def result_by_fingerprint(self, fingerprint: str, stage: str) -> dict[str, Any] | None:
@@ -289,6 +300,7 @@ class RunStorage:
         ).fetchone()
         if row is None:
             return None
+        _check_number(row[1], f"the {stage} metric of {row[4]}")
         return {"ok": bool(row[0]), "metric": row[1], "reason": row[2], "seconds": row[3], "source": row[4]}
 
     def results_table(self) -> list[dict[str, Any]]:
@@ -305,6 +317,8 @@ class RunStorage:
         ):
             row = out.get(cid)
             if row is not None:
+                _check_number(metric, f"candidate {cid}'s {stage} metric")
+                _check_number(seconds, f"candidate {cid}'s {stage} seconds")
                 row.update({f"{stage}_ok": bool(ok), f"{stage}_metric": metric, f"{stage}_reason": reason,
                             f"{stage}_seconds": seconds, f"{stage}_cached": bool(cached)})  # fmt: skip
         return list(out.values())
@@ -318,6 +332,44 @@ class RunStorage:
                 "SELECT COUNT(*) FROM results WHERE stage=? AND cached=?", (stage, int(cached))
             ).fetchone()[0]
         )
+
+
+def _decode(text: Any, what: str) -> Any:
+    """JSON stored in the run file; a one-line :class:`StorageError` naming ``what`` if it is not JSON."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        shown = repr(text) if len(repr(text)) <= 40 else repr(text)[:37] + "..."
+        raise StorageError(f"the run file is damaged: {what} is not valid JSON ({shown})") from None
+
+
+def _check_number(value: Any, what: str) -> None:
+    """A stored number must be a number (or NULL): SQLite keeps text such as ``'abc'`` in a REAL column."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise StorageError(f"the run file is damaged: {what} is {shown}, not a number")
+
+
+#: every table of a run file and the columns the code reads
+_TABLES = {
+    "meta": ("key", "value"),
+    "candidates": ("id", "key", "formula", "prefix", "fingerprint", "generation", "origin", "parents", "size", "depth",
+                   "status", "stage", "reason", "created"),
+    "results": ("candidate", "stage", "ok", "metric", "reason", "seconds", "cached", "created"),
+    "generations": ("generation", "rng_state", "finished", "parents", "threshold", "stats", "started", "ended"),
+}  # fmt: skip
+
+
+def _missing_part(conn: sqlite3.Connection) -> str | None:
+    """The first table or column of the schema the run file lacks, or ``None``."""
+    for table, columns in _TABLES.items():
+        have = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        if not have:
+            return f"table {table!r} is missing"
+        lost = [c for c in columns if c not in have]
+        if lost:
+            return f"table {table!r} has no column {lost[0]!r}"
+    return None
 
 
 def run_file_path(run_dir: str | Path) -> Path:
@@ -340,6 +392,7 @@ def verify_run_file(conn: sqlite3.Connection, path: Path) -> None:
             raise sqlite3.DatabaseError(str(check))
         app = conn.execute("SELECT value FROM meta WHERE key='app'").fetchone()
         schema = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        missing = _missing_part(conn) if app and app[0] == APP_ID else None
     except sqlite3.Error as exc:
         conn.close()
         raise unreadable_run_file(path, exc) from None
@@ -349,6 +402,9 @@ def verify_run_file(conn: sqlite3.Connection, path: Path) -> None:
     if not schema or schema[0] != str(SCHEMA_VERSION):
         conn.close()
         raise StorageError(f"{path} has schema version {schema[0] if schema else '?'}; expected {SCHEMA_VERSION}")
+    if missing:
+        conn.close()
+        raise StorageError(f"{path} is damaged: {missing}")
 
 
 def unreadable_run_file(path: Path, exc: Exception) -> StorageError:
