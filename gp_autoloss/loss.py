@@ -26,7 +26,9 @@ def resolve_space(space: str | SearchSpace) -> SearchSpace:
     try:
         return get_space(space)
     except KeyError as exc:
-        raise SpaceError(str(exc.args[0])) from None
+        raise SpaceError(
+            f"{exc.args[0]}; is it defined by a plugin? pass --plugin MODULE or install the plugin's package"
+        ) from None
 
 
 class Loss:

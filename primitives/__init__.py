@@ -12,6 +12,7 @@ from primitives.domains import (
     OneHot,
     Real,
 )
+from primitives.extend import extend_space
 from primitives.library import DIV_EPS, EXP_MAX, LOG_EPS, PAPER_PRIMITIVES, REGRESSION_PRIMITIVES
 from primitives.primitive import (
     BINARY,
@@ -27,11 +28,12 @@ from primitives.primitive import (
 from primitives.registry import Registry
 from primitives.spaces import SPACES, Input, Overload, SearchSpace, get_space, register_space
 from primitives.types import Scalar, ValueType, Vector
+from primitives.validation import RegistrationError
 
 __all__ = [
     "BINARY", "DIV_EPS", "DOMAINS", "DOT", "EXP_MAX", "Binary", "BoxArea", "Domain", "Draw", "Input", "IoU",
     "IoUWeight", "OneHot", "Real", "LOG_EPS", "Overload", "PAPER_PRIMITIVES", "PRIMITIVES",
     "Primitive", "REGRESSION_PRIMITIVES", "Registry", "SPACES", "Scalar", "SearchSpace", "Signature",
     "UNARY", "UNARY_VECTOR", "ValueType", "Vector", "get_space", "primitive", "register_primitive",
-    "register_space",
+    "register_space", "extend_space", "RegistrationError",
 ]  # fmt: skip

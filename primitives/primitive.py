@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from primitives.registry import Registry
-from primitives.validation import check_primitive, check_signatures
 from primitives.types import Scalar, ValueType, Vector
+from primitives.validation import check_primitive, check_signatures
 
 __all__ = [
     "Signature",

@@ -36,6 +36,8 @@ class FaultyAdapter(FitnessAdapter):
     Option ``sleep``: seconds every evaluation takes first (to kill a worker in the middle of one).
     """
 
+    accepted_options = ("sleep", "config")
+
     def _run(self, loss: Loss) -> float:
         time.sleep(float(self.options.get("sleep", 0.0)))
         action = behaviour(loss)

@@ -185,7 +185,8 @@ EXAMPLES_REPORT = """examples:
   gp-autoloss report runs/cse_toy --html                # runs/cse_toy/report.html (the search keeps it updated)
   gp-autoloss report runs/random runs/vanilla runs/cse --html compare.html   # runs overlaid in one page
   gp-autoloss report runs/cse_toy --json                # the same data for scripts
-  gp-autoloss report runs/cse_toy --html --screenshot report.png   # and a full-page PNG (headless Chromium)"""
+  gp-autoloss report runs/cse_toy --html --screenshot report.png   # and a full-page PNG (headless Chromium)
+  gp-autoloss report /archive/run_a --output-dir reports/a   # files elsewhere (automatic for a read-only run)"""
 
 _HTML_DEFAULT = "<RUN/report.html>"
 
@@ -203,6 +204,9 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
                         "page logs an error")
     p.add_argument("--screenshot-height", type=int, metavar="PX",
                    help="with --screenshot: only the top PX pixels of the page (default: all of it)")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="where evolution.png and report.html go unless --plot/--html name a file (default: the run "
+                        "directory; a per-run cache directory when the run directory is read-only)")
 
 
 @command("report", "best losses, per-stage counts (Table 2) and the evolution scatter (Figure 4)",
@@ -222,7 +226,7 @@ def run_report(args: argparse.Namespace) -> int:
         raise ConfigError(f"cannot write {args.screenshot!r}: its directory does not exist")
     runs = [load_run(d) for d in args.runs]
     if args.html:
-        out = runs[0].run_dir / "report.html" if args.html == _HTML_DEFAULT else Path(args.html)
+        out = _default_output(args, runs[0].run_dir, "report.html") if args.html == _HTML_DEFAULT else Path(args.html)
         stream = sys.stderr if args.json else sys.stdout
         print(f"wrote {write_html(runs, out, top=args.top)}", file=stream)
         if args.screenshot and not _screenshot(out, Path(args.screenshot), args.screenshot_height, stream):
@@ -236,13 +240,28 @@ def run_report(args: argparse.Namespace) -> int:
     for r in runs:
         print(format_report(r, top=args.top))
         print()
-    plot = args.plot or (str(runs[0].run_dir / "evolution.png") if len(runs) == 1 else None)
+    plot = args.plot or (str(_default_output(args, runs[0].run_dir, "evolution.png")) if len(runs) == 1 else None)
     if plot:
         try:
             print(f"wrote {plot_evolution(runs, plot)}")
         except OSError as exc:
             raise ConfigError(f"cannot write {plot}: {exc.strerror or exc}") from None
     return 0
+
+
+def _default_output(args: argparse.Namespace, run_dir: Path, name: str) -> Path:
+    """``DIR/name`` for a report file the user did not name: the run directory, or ``--output-dir``, or a cache
+    directory when the run directory is read-only (said once on stderr)."""
+    from gp_autoloss.reporting.outputs import report_dir
+
+    try:
+        directory, note = report_dir(run_dir, args.output_dir)
+    except OSError as exc:
+        raise ConfigError(f"cannot write report files to {args.output_dir or run_dir}: {exc.strerror or exc}") from None
+    if note and not getattr(args, "_noted", False):
+        print(f"gp-autoloss: note: {note}", file=sys.stderr)
+        args._noted = True
+    return directory / name
 
 
 def _screenshot(page: Path, png: Path, height: int | None, stream: Any) -> bool:

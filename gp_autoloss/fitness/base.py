@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from gp_autoloss.errors import ConfigError, GpAutolossError
+from gp_autoloss.fitness.options import check_options
 from gp_autoloss.loss import Loss, resolve_space
 from primitives import Registry
 
@@ -45,8 +46,12 @@ class FitnessAdapter(ABC):
     name: ClassVar[str] = ""
     #: spaces this adapter can score; empty means any
     spaces: ClassVar[tuple[str, ...]] = ()
+    #: the option names this adapter takes; ``None``: the keyword parameters of its ``__init__``. Others are
+    #: refused here, for every adapter (:mod:`gp_autoloss.fitness.options`)
+    accepted_options: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, space: str, **options: Any) -> None:
+        check_options(self.name or type(self).__name__, type(self), options)
         sp = resolve_space(space)
         if self.spaces and sp.name not in self.spaces:
             raise ConfigError(f"adapter {self.name!r} does not support space {sp.name!r} (supports: {', '.join(self.spaces)})")
@@ -105,6 +110,8 @@ def create_adapter(name: str, space: str, **options: Any) -> FitnessAdapter:
         factory = ADAPTERS.get(name)
     except KeyError as exc:
         raise ConfigError(str(exc.args[0])) from None
+    if isinstance(factory, type) and issubclass(factory, FitnessAdapter):
+        check_options(name, factory, options)  # before Python's own "unexpected keyword argument"
     try:
         return factory(space, **options)
     except TypeError as exc:

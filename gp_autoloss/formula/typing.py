@@ -80,10 +80,16 @@ class _Resolver:
                 raise UnknownNameError(f"{node.name!r} is an input, not a function", self.text, node.pos)
             if node.name in PRIMITIVES:
                 raise UnknownNameError(
-                    f"primitive {node.name!r} is not in space {self.space.name!r}", self.text, node.pos
+                    f"primitive {node.name!r} is not in space {self.space.name!r} (add it with "
+                    f"extend_space({self.space.name!r}, primitives=({node.name!r},)))",
+                    self.text,
+                    node.pos,
                 )
             raise UnknownNameError(
-                f"unknown function {node.name!r}{self.suggest(node.name)}", self.text, node.pos
+                f"unknown function {node.name!r}{self.suggest(node.name)}; if a plugin defines it, pass --plugin "
+                "MODULE or install the plugin's package",
+                self.text,
+                node.pos,
             )
         if len(node.args) != prim.arity:
             raise ArityError(

@@ -102,6 +102,7 @@ class ToyAdapter(FitnessAdapter):
     """
 
     spaces = ("softmax_cls", "sigmoid_cls", "iou_reg")
+    accepted_options = tuple(f.name for f in fields(ToyOptions))
     _CACHE_ENTRIES = 24  # (seed, split) pairs kept
 
     def __init__(self, space: str, **options: Any) -> None:

@@ -1,0 +1,45 @@
+"""Adapter options are checked once, generically, for every adapter (built-in or a plugin's).
+
+An adapter declares the options it takes in :attr:`FitnessAdapter.accepted_options`; an adapter that does not
+declare them takes the keyword parameters of its ``__init__``. Any other option is refused with one line
+naming the known ones and the likely intended one (``stepz`` -> ``steps``), before a run directory exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Iterable
+
+from gp_autoloss.errors import ConfigError
+
+__all__ = ["option_names", "check_options"]
+
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def option_names(cls: type) -> tuple[str, ...]:
+    """The options adapter class ``cls`` takes: its ``accepted_options``, else its ``__init__``'s keywords."""
+    declared = getattr(cls, "accepted_options", None)
+    if declared is not None:
+        return tuple(declared)
+    params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    return tuple(n for n, p in params.items() if n not in ("self", "space") and p.kind in _NAMED)
+
+
+def check_options(name: str, cls: type, options: Iterable[str]) -> None:
+    """Raise :class:`ConfigError` if ``options`` holds a name adapter ``name`` (class ``cls``) does not take."""
+    known = option_names(cls)
+    unknown = sorted(set(options) - set(known))
+    if not unknown:
+        return
+    if not known:
+        raise ConfigError(
+            f"adapter {name!r} takes no options (got {', '.join(unknown)}); an adapter declares the options it "
+            "takes with accepted_options = ('name', ...)"
+        )
+    hints = []
+    for option in unknown:
+        close = difflib.get_close_matches(option, known, n=1)
+        hints.append(f"{option} (did you mean {close[0]}?)" if close else option)
+    raise ConfigError(f"adapter {name!r}: unknown option(s) {', '.join(hints)}; known: {', '.join(sorted(known))}")
