@@ -85,14 +85,16 @@ class Real(Domain):
     """Signed reals at every scale a model produces: logits, or any input a space does not describe.
 
     Each sample (a row of a vector input) gets a scale, log-uniform in ``[small, large]``: from an untrained
-    head's near-zero outputs to a confident one's. Its values are ``N(0, scale^2)``; independently, a value is
-    uniform over ``[-bound, bound]`` with probability ``wide`` (the large magnitudes of a saturated
-    classifier) and exactly 0 with probability ``zero``.
+    head's near-zero outputs to a confident one's, and with probability ``shifted`` a common offset uniform in
+    ``[-large, large]`` (a row of logits biased together, like a prior). Its values are ``N(offset, scale^2)``;
+    independently, a value is uniform over ``[-bound, bound]`` with probability ``wide`` (the large magnitudes
+    of a saturated classifier) and exactly 0 with probability ``zero``.
     """
 
     small: float = 0.01
     large: float = 20.0
     bound: float = 60.0
+    shifted: float = 0.3
     wide: float = 0.2
     zero: float = 0.05
     description: ClassVar[str] = "signed reals (near 0 to large magnitudes)"
@@ -100,7 +102,9 @@ class Real(Domain):
     def sample(self, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
         rows = shape[:-1] + (1,) if len(shape) > 1 else shape
         scale = torch.exp(_uniform(rows, generator, math.log(self.small), math.log(self.large)))
-        normal = torch.randn(shape, generator=generator, dtype=DTYPE) * scale
+        offset = _uniform(rows, generator, -self.large, self.large)
+        offset = torch.where(torch.rand(rows, generator=generator, dtype=DTYPE) < self.shifted, offset, 0.0)
+        normal = torch.randn(shape, generator=generator, dtype=DTYPE) * scale + offset
         pick = torch.rand(shape, generator=generator, dtype=DTYPE)
         wide = _uniform(shape, generator, -self.bound, self.bound)
         out = torch.where(pick < self.wide, wide, normal)
@@ -180,11 +184,12 @@ BOX_PARTS = ("intersection", "union", "enclosing")
 def sample_box_pairs(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` (predicted, target) box pairs ``(x1, y1, x2, y2)`` in pixels, float32 as detector heads hold them.
 
-    Targets from half a pixel to 2,000 pixels a side; predictions: a fifth identical to their target, a tenth
-    nested in or around it, a tenth disjoint, a twentieth touching it side by side, the rest perturbed.
+    Targets from a tenth of a pixel to 2,000 pixels a side; predictions: a fifth identical to their target, a
+    tenth nested in or around it, a tenth disjoint, a twentieth touching it side by side, a twentieth collapsed
+    to a sliver (an untrained regressor's), the rest perturbed.
     """
     g = generator
-    size = torch.exp(_uniform((n, 2), g, -0.7, 7.6))  # 0.5 .. 2000 px
+    size = torch.exp(_uniform((n, 2), g, math.log(0.1), math.log(2000.0)))
     centre = _uniform((n, 2), g, 0.0, 4000.0)
     target = torch.cat([centre - size / 2, centre + size / 2], dim=1)
     pick = torch.rand(n, generator=g, dtype=DTYPE).unsqueeze(1)
@@ -201,6 +206,9 @@ def sample_box_pairs(n: int, generator: torch.Generator) -> tuple[torch.Tensor, 
     pred = torch.where((pick >= 0.2) & (pick < 0.3), nested, pred)
     pred = torch.where((pick >= 0.3) & (pick < 0.4), disjoint, pred)
     pred = torch.where((pick >= 0.4) & (pick < 0.45), touching, pred)
+    sliver = size * torch.exp(_uniform((n, 2), g, math.log(1e-4), math.log(0.1)))
+    collapsed = torch.cat([centre + shift - sliver / 2, centre + shift + sliver / 2], dim=1)
+    pred = torch.where((pick >= 0.45) & (pick < 0.5), collapsed, pred)
     return pred.float(), target.float()
 
 

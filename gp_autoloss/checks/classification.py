@@ -110,7 +110,7 @@ def softmax_probes(space: SearchSpace) -> ProbeSet:
     curve(f"negative score: background logit, target class 0, w={SOFTMAX_POSITIVE_W[1]:g}", 0, bg, 0.6, +1, False)
     curve("positive score: background logit, target background, w=1", bg, bg, 1.0, -1, True)
     curve("negative score: class 0's logit, target background, w=1", bg, 0, 1.0, +1, False)
-    return build_probe_set(space.name, parts, ("x",), ("x", "y"), curves.build("x"))
+    return build_probe_set(space.name, parts, space.prediction_inputs, ("x", "y"), curves.build("x"))
 
 
 @register_probes("sigmoid_cls")
@@ -143,7 +143,7 @@ def sigmoid_probes(space: SearchSpace) -> ProbeSet:
                                       ("negative score: logit of an element with y=0, w=1", 0.0, +1)):  # fmt: skip
         at = add(label, SCORES, np.full(k, target), np.ones(k))
         curves.add(at, label, direction, direction < 0)
-    return build_probe_set(space.name, parts, ("x",), (), curves.build("x"))
+    return build_probe_set(space.name, parts, space.prediction_inputs, (), curves.build("x"))
 
 
 register_convergence_check("softmax_cls")(curve_check)

@@ -3,12 +3,11 @@
 A :class:`ProbeSet` holds the inputs of one batched call (validness scenarios *and* convergence curves
 side by side), the inputs the gradient is taken with respect to, labelled row groups for error messages,
 and the :class:`Curves` the convergence checks read. Spaces register a builder with
-:func:`register_probes`; a space without one gets :func:`default_probes` (a grid over every input).
+:func:`register_probes`; a space without one gets :func:`default_probes` (a sample of its inputs' domains).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -209,32 +208,23 @@ def register_probes(space: str, *, replace: bool = False) -> Callable[[ProbeBuil
     return deco
 
 
-#: default grid for inputs of a space without a registered builder: realistic and extreme values
-DEFAULT_GRID = (-50.0, -30.0, -5.0, -1.0, -0.5, 0.0, 1e-7, 0.5, 1.0, 5.0, 30.0, 50.0)
-_MAX_DEFAULT_POINTS = 4096
+#: points of the probe batch of a space without a registered builder, and the classes of its vectors
+DEFAULT_POINTS = 2048
+DEFAULT_CLASSES = 3
+_DEFAULT_SEED = 20210103
 
 
 def default_probes(space: SearchSpace) -> ProbeSet:
-    """Probes for a space without a registered builder: a grid of values over every input.
+    """Probes for a space without a registered builder: a seeded sample of every input's declared domain.
 
-    Scalars and vector entries take :data:`DEFAULT_GRID` values (vectors: 3 classes, each row one grid
-    value per class); the gradient is checked with respect to every input; no convergence curves.
+    :data:`DEFAULT_POINTS` joint samples of :meth:`~primitives.spaces.SearchSpace.sample_inputs` (vectors
+    with :data:`DEFAULT_CLASSES` classes): the values training feeds the inputs, never a range convenient for
+    the formula. The gradient is checked with respect to the space's prediction inputs; no convergence curves.
     """
-    rng = np.random.default_rng(0)
-    names = [i.name for i in space.inputs]
-    grid = np.asarray(DEFAULT_GRID)
-    combos = list(itertools.product(range(len(grid)), repeat=len(names)))
-    if len(combos) > _MAX_DEFAULT_POINTS:
-        combos = [combos[k] for k in sorted(rng.choice(len(combos), _MAX_DEFAULT_POINTS, replace=False))]
-    idx = np.asarray(combos, dtype=np.int64).reshape(-1, len(names))
+    sample = space.sample_inputs(DEFAULT_POINTS, torch.Generator().manual_seed(_DEFAULT_SEED), classes=DEFAULT_CLASSES)
+    arrays = {name: t.numpy() for name, t in sample.items()}
     vectors = tuple(i.name for i in space.inputs if i.type is Vector)
-    arrays: dict[str, np.ndarray] = {}
-    for k, inp in enumerate(space.inputs):
-        col = grid[idx[:, k]]
-        if inp.name in vectors:  # classes: the grid value, its negation, zero
-            col = np.stack([col, -col, np.zeros_like(col)], axis=1)
-        arrays[inp.name] = col
-    return build_probe_set(space.name, [("input grid", arrays)], tuple(names), vectors)
+    return build_probe_set(space.name, [("sample of the input domains", arrays)], space.prediction_inputs, vectors)
 
 
 _CACHE: dict[str, tuple[SearchSpace, ProbeSet]] = {}

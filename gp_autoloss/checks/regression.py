@@ -136,7 +136,7 @@ def regression_probes(space: SearchSpace) -> ProbeSet:
         rows=np.stack(rows), params=np.stack(params), direction=np.ones(len(rows)), labels=tuple(labels),
         param_name="distance parameter", rtol=RTOL,
     )
-    return build_probe_set(space.name, parts, ("i", "u", "e"), (), curves)
+    return build_probe_set(space.name, parts, space.prediction_inputs, (), curves)
 
 
 register_convergence_check("iou_reg")(curve_check)
