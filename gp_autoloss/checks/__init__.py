@@ -13,10 +13,12 @@ from gp_autoloss.checks import classification as _classification  # noqa: F401  
 from gp_autoloss.checks import regression as _regression  # noqa: F401
 from gp_autoloss.checks.convergence import (
     CONVERGENCE_CHECKS,
+    NOT_CHECKED,
     ConvergenceCheck,
     check_convergence,
     convergence_of,
     curve_check,
+    has_convergence_check,
     register_convergence_check,
 )
 from gp_autoloss.checks.evaluation import Evaluation, evaluate, evaluate_tree
@@ -36,6 +38,7 @@ from gp_autoloss.checks.validness import check_validness, validness_of
 
 __all__ = [
     "CONVERGENCE_CHECKS",
+    "NOT_CHECKED",
     "PROBE_BUILDERS",
     "CheckResult",
     "ConvergenceCheck",
@@ -54,6 +57,7 @@ __all__ = [
     "evaluate",
     "evaluate_tree",
     "get_probes",
+    "has_convergence_check",
     "register_convergence_check",
     "register_probes",
     "validness_of",

@@ -9,7 +9,9 @@ falls towards zero as the positive score grows. Register a check for a new space
     @register_convergence_check("my_space")
     def my_check(ev: Evaluation) -> CheckResult: ...
 
-A space with no registered check passes with the reason ``"no convergence check registered"``.
+A space with no registered check passes with a reason that starts with :data:`NOT_CHECKED`, and the search's
+funnel says "not checked" for it rather than counting its candidates as convergent. (A loss that does not
+depend on the prediction fails the validness check in every space.)
 """
 
 from __future__ import annotations
@@ -27,16 +29,20 @@ from primitives import Registry
 __all__ = [
     "CONVERGENCE_CHECKS",
     "MIN_CHANGE",
+    "NOT_CHECKED",
     "RTOL",
     "VANISH_RATIO",
     "ConvergenceCheck",
     "check_convergence",
     "convergence_of",
     "curve_check",
+    "has_convergence_check",
     "register_convergence_check",
 ]  # fmt: skip
 
 NAME = "convergence"
+#: what the funnel shows, and how the reason starts, for a space without a convergence check
+NOT_CHECKED = "not checked"
 #: relative tolerance of a gradient of the wrong sign (of the curve's largest gradient magnitude)
 RTOL = 1e-9
 #: a monotone curve must change by more than this (relative) from one end to the other
@@ -197,11 +203,17 @@ def curve_check(ev: Evaluation) -> CheckResult:
     return CheckResult(NAME, True, "", {"curves": len(c.labels), "points": int(c.rows.size)})
 
 
+def has_convergence_check(space: str) -> bool:
+    """Whether ``space`` (a name) has a registered convergence check."""
+    return space in CONVERGENCE_CHECKS
+
+
 def convergence_of(ev: Evaluation) -> CheckResult:
     """Dispatch to the convergence check registered for the evaluation's space."""
     space = ev.probes.space
-    if space not in CONVERGENCE_CHECKS:
-        return CheckResult(NAME, True, "no convergence check registered", {"space": space})
+    if not has_convergence_check(space):
+        return CheckResult(NAME, True, f"{NOT_CHECKED}: no convergence check registered for space {space!r}",
+                           {"space": space, "checked": False})
     return CONVERGENCE_CHECKS[space](ev)
 
 

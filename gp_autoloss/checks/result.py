@@ -16,7 +16,7 @@ class CheckResult:
         name: the check (``"validness"``, ``"convergence"``).
         passed: whether the loss has the property.
         reason: why it failed, in one line (empty when it passed, or a note such as
-            ``"no convergence check registered"``).
+            ``"not checked: no convergence check registered for space 'seg'"``).
         details: JSON-able facts behind the outcome (the failing probe, its inputs, the offending value).
     """
 

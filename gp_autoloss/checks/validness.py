@@ -13,7 +13,10 @@ Two passes over the same probe points:
 everything else (the verdict is the same; most candidates never need it).
 
 The gradient is taken with respect to the space's prediction inputs only (``x`` for classification;
-``i``, ``u``, ``e`` for regression), never the targets or the detached IoU weight ``w``.
+``i``, ``u``, ``e`` for regression; see :attr:`~primitives.spaces.SearchSpace.prediction_inputs`), never the
+targets or the detached IoU weight ``w``. A loss whose gradient with respect to every prediction input is 0
+at every probe point (``w``, ``x - x``, ``relu(-abs(x))``) trains nothing: it is invalid in every space,
+whether or not the space has a convergence check.
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ def validness_of(ev: Evaluation) -> CheckResult:
         return CheckResult(NAME, False, ev.error or "evaluation failed", {"stage": "value", "error": ev.error})
     if not in_range(ev.values):
         return _failure(ev, "value", ev.values, _badness(ev.values))
-    if not ev.depends:  # the gradient is identically zero
-        return CheckResult(NAME, True, "", {"points": p.rows})
+    if not ev.depends:  # no path from a prediction input to the loss
+        return _independent(ev, "the loss does not depend on the prediction")
     ev.backward()
     if ev.error:
         return CheckResult(NAME, False, ev.error, {"stage": "gradient", "error": ev.error})
@@ -88,7 +91,17 @@ def validness_of(ev: Evaluation) -> CheckResult:
         g = ev.grads[name]
         if not in_range(g):
             return _failure(ev, f"gradient w.r.t. {name}", g, _badness(g))
+    if not any(np.any(ev.grads[name]) for name in p.wrt):
+        return _independent(ev, "the loss does not depend on the prediction: its gradient is 0 at every probe point")
     return CheckResult(NAME, True, "", {"points": p.rows})
+
+
+def _independent(ev: Evaluation, what: str) -> CheckResult:
+    wrt = ", ".join(ev.probes.wrt)
+    precision = " in float32" if ev.dtype == TRAINING_DTYPE else ""
+    return CheckResult(NAME, False, f"{what} ({wrt}){precision}",
+                       {"stage": "dependence", "dtype": str(ev.dtype).replace("torch.", ""), "wrt": list(ev.probes.wrt),
+                        "points": ev.probes.rows})  # fmt: skip
 
 
 def check_validness(loss: Loss) -> CheckResult:

@@ -96,8 +96,9 @@ def funnel_chart(summaries: Sequence[dict[str, Any]]) -> str:
     for (label, color), s in zip(labels, summaries):
         values: list[float | None] = []
         for f in FUNNEL_FIELDS:
-            cells = [row.get(f) for row in s["funnel"]]
-            values.append(float(sum(c for c in cells if c is not None)) if any(c is not None for c in cells) else None)
+            # counts only: a stage the run did not apply (None, "not checked") has no bar
+            cells = [c for c in (row.get(f) for row in s["funnel"]) if isinstance(c, (int, float))]
+            values.append(float(sum(cells)) if cells else None)
         groups.append((label, color, values))
     return bar_chart([FUNNEL_LABELS[f] for f in FUNNEL_FIELDS], groups, title="Funnel: candidates per stage, all "
                      "generations (Table 2)", ylabel="candidates (log scale)", log_y=True, width=760)  # fmt: skip

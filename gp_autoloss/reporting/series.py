@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gp_autoloss.checks.convergence import NOT_CHECKED
 from gp_autoloss.reporting.data import FUNNEL_FIELDS, RunData, _mask
 from gp_autoloss.search.storage import STAGES
 
@@ -77,6 +78,13 @@ def funnel(run: RunData) -> list[dict[str, Any]]:
     return out
 
 
+def _convergent(cands: list[dict[str, Any]]) -> int | str:
+    """Candidates found convergent, or "not checked" where the space has no convergence check."""
+    if any(str(c.get("convergence_reason") or "").startswith(NOT_CHECKED) for c in cands):
+        return NOT_CHECKED
+    return sum(1 for c in cands if c.get("convergence_ok"))
+
+
 def _live_counts(run: RunData, cands: list[dict[str, Any]]) -> dict[str, Any]:
     checks = run.config.get("strategy") == "cse"
     proxied = [c for c in cands if "proxy_ok" in c]
@@ -84,7 +92,7 @@ def _live_counts(run: RunData, cands: list[dict[str, Any]]) -> dict[str, Any]:
         "generated": len(cands),
         "unique": len({c["fingerprint"] for c in cands}),
         "valid": sum(1 for c in cands if c.get("validness_ok")) if checks else None,
-        "convergent": sum(1 for c in cands if c.get("convergence_ok")) if checks else None,
+        "convergent": _convergent(cands) if checks else None,
         "verify_passed": sum(1 for c in cands if c.get("verify_ok") and c["stage"] != "threshold") if checks else None,
         "proxy_evaluated": sum(1 for c in proxied if not c["proxy_cached"]),
         "proxy_cached": sum(1 for c in proxied if c["proxy_cached"]),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gp_autoloss.checks.convergence import NOT_CHECKED, has_convergence_check
 from gp_autoloss.errors import ConfigError
 from gp_autoloss.execution import EvalJob, Executor, create_executor
 from gp_autoloss.execution.base import AdapterSpec
@@ -298,7 +299,9 @@ class SearchEngine:
             pipeline = self._run_checks(pipeline)
             # funnel counts are distinct losses (fingerprints), like "unique": equivalent twins share results
             stats["valid"] = len({c.fingerprint for c in cands if c.results.get("validness", {}).get("ok")})
-            stats["convergent"] = len({c.fingerprint for c in pipeline})
+            # a space without a convergence check: its candidates were not checked, not found convergent
+            stats["convergent"] = len({c.fingerprint for c in pipeline}) if has_convergence_check(self.space.name) \
+                else NOT_CHECKED  # fmt: skip
         if self.strategy.simulate:
             self._evaluate(pipeline, "verify", f"gen {gen} D_verify")
             top = parents[0]
