@@ -33,7 +33,11 @@ setup(
         "ray": ["ray>=2.9"],
         "dev": ["pytest>=7", "ruff>=0.4"],
     },
-    entry_points={"console_scripts": ["gp-autoloss=gp_autoloss.cli.main:main"]},
+    entry_points={
+        "console_scripts": ["gp-autoloss=gp_autoloss.cli.main:main"],
+        # plugins every gp-autoloss command loads; the detection extras are a plugin like any other
+        "gp_autoloss.plugins": ["mmdet = detectors_adapter.plugin"],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

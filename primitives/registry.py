@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "registering_for"]
 
 T = TypeVar("T")
+
+#: the plugin module being imported (innermost last); entries added meanwhile are attributed to it
+_ORIGINS: list[str] = []
+
+
+@contextmanager
+def registering_for(plugin: str) -> Iterator[None]:
+    """Attribute every entry registered inside the ``with`` block to ``plugin`` (see :meth:`Registry.origin`)."""
+    _ORIGINS.append(plugin)
+    try:
+        yield
+    finally:
+        _ORIGINS.pop()
 
 
 class Registry(Generic[T]):
@@ -23,12 +37,17 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
 
     def add(self, name: str, item: T, *, replace: bool = False) -> T:
         """Register ``item`` under ``name``; refuses to silently replace an entry."""
         if name in self._items and not replace:
             raise KeyError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
+        if _ORIGINS:
+            self._origins[name] = _ORIGINS[-1]
+        else:
+            self._origins.pop(name, None)
         return item
 
     def register(self, name: str | None = None, *, replace: bool = False) -> Callable[[T], T]:
@@ -43,6 +62,7 @@ class Registry(Generic[T]):
     def remove(self, name: str) -> T:
         """Unregister ``name`` and return its entry."""
         try:
+            self._origins.pop(name, None)
             return self._items.pop(name)
         except KeyError:
             raise KeyError(f"unknown {self.kind} {name!r}") from None
@@ -54,6 +74,10 @@ class Registry(Generic[T]):
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def origin(self, name: str) -> str | None:
+        """The plugin module that registered ``name`` (``None``: the core, or code imported outside a plugin load)."""
+        return self._origins.get(name)
 
     def __getitem__(self, name: str) -> T:
         return self.get(name)

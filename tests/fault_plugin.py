@@ -33,9 +33,11 @@ def score(loss: Loss) -> float:
 class FaultyAdapter(FitnessAdapter):
     """Scores by formula hash; misbehaves on purpose for sin/cos/exp/abs/sqrt.
 
-    Option ``sleep``: seconds every evaluation takes first (to kill a worker in the middle of one).
+    Option ``sleep``: seconds every evaluation takes first (to kill a worker in the middle of one). Option
+    ``config`` is unused but declared a code option, as a config file that runs Python would be.
     """
 
+    code_options = ("config",)
     accepted_options = ("sleep", "config")
 
     def _run(self, loss: Loss) -> float:

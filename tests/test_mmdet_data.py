@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("cv2")
+pytestmark = pytest.mark.mmdet  # the detection plugin's dataset code (needs the detection extras' OpenCV)
 
 from detectors_adapter.data import (  # noqa: E402
     CLASSES,

@@ -270,9 +270,11 @@ def test_exported_snippet_builds_a_detector_with_the_found_loss(space: str, form
 
     from detectors_adapter.detectors import get_detector
     from gp_autoloss import known_loss
+    from gp_autoloss.plugins import load_plugins
     from gp_autoloss.reporting.data import RunData
     from gp_autoloss.reporting.export import export_snippet
 
+    load_plugins()  # the mmdet export format comes from the detection plugin (entry point)
     loss = known_loss(formula)
     run = RunData(run_dir=".", config={"space": space}, generations=[], meta={}, candidates=[
         {"id": 1, "formula": loss.infix, "prefix": loss.to_prefix(), "proxy_ok": True, "proxy_metric": 0.5,

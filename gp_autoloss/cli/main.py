@@ -1,4 +1,10 @@
-"""Entry point of ``gp-autoloss``: builds the parser from the command registry, maps errors to exit 2."""
+"""Entry point of ``gp-autoloss``: loads plugins, builds the parser from the command registry, maps errors to
+exit 2.
+
+Plugins (see :mod:`gp_autoloss.plugins`) are loaded before the parser is built, so what they register (spaces,
+adapters, export formats, even subcommands) is known to every command: installed packages' entry points, then
+``GP_AUTOLOSS_PLUGINS``, then every ``--plugin MODULE`` of the command line.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from gp_autoloss.cli.dash_formulas import protect_formulas
 from gp_autoloss.cli.registry import COMMANDS
 from gp_autoloss.errors import GpAutolossError
 
-__all__ = ["main", "build_parser", "EXIT_BAD_INPUT"]
+__all__ = ["main", "build_parser", "plugin_arguments", "EXIT_BAD_INPUT"]
 
 EXIT_BAD_INPUT = 2
 
@@ -25,6 +31,22 @@ COMMAND_MODULES = (
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention too)
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+PLUGIN_HELP = ("plugin module to import for this call (registers primitives, spaces, adapters, ...); repeatable. "
+               "Installed plugin packages (entry point group gp_autoloss.plugins) and the modules in "
+               "GP_AUTOLOSS_PLUGINS (comma-separated) are loaded too")
+
+
+def plugin_arguments(argv: Sequence[str]) -> list[str]:
+    """The ``--plugin`` values of a command line (wherever they stand), before the full parse."""
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    try:
+        known, _ = pre.parse_known_args(list(argv))
+    except SystemExit:  # "--plugin" without a value: the full parse reports it
+        return []
+    return list(known.plugin)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,14 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=cmd.help, description=cmd.description, epilog=cmd.epilog,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         cmd.configure(p)
+        p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
         p.set_defaults(_handler=cmd.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 a check failed, 2 bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from gp_autoloss.plugins import load_plugins
+
+        load_plugins(plugin_arguments(argv))
+    except GpAutolossError as exc:
+        print(f"gp-autoloss: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     parser = build_parser()
-    args = parser.parse_args(protect_formulas(list(sys.argv[1:] if argv is None else argv), parser))
+    args = parser.parse_args(protect_formulas(argv, parser))  # "-dot(...)" is a formula, not an option
     if getattr(args, "_handler", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT

@@ -13,7 +13,12 @@ from gp_autoloss.cli.help import registered
 from gp_autoloss.cli.registry import command
 from gp_autoloss.errors import ConfigError
 
-EXAMPLES_SEARCH = """examples:
+EXAMPLES_SEARCH = """A run directory has one writer: a second search of it (--resume included) exits 2 while the first runs.
+On --resume the run file's settings apply, but nothing that runs code comes from it: plugins it needs must be
+loaded (installed package, --plugin or GP_AUTOLOSS_PLUGINS), and options that name code (mmdet's config and
+cfg_options, --ray-address, --ray-runtime-env) must be given again.
+
+examples:
   # CSE search of the two-stage classification branch with the fast built-in toy adapter
   gp-autoloss search --space softmax_cls --strategy cse --adapter toy --generations 4 --population 50 \\
       --top-k 5 --parents 5 --seed 0 --out runs/cse_toy
@@ -62,9 +67,20 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray-num-gpus", type=float, help="ray executor: GPUs per evaluation task (default 0)")
     p.add_argument("--ray-max-retries", type=int,
                    help="ray executor: retries of an evaluation whose worker died (default 2)")
-    p.add_argument("--plugin", action="append", default=[], help="module to import (registers adapters, ...)")
+    p.add_argument("--ray-runtime-env", type=_json_object, metavar="JSON",
+                   help="ray executor: Ray's runtime_env as a JSON object")
     p.add_argument("--initial", dest="initial_formula", help="initial loss L_I (default: the space's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or generation log on stderr")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
 
 
 def parse_adapter_options(items: list[str]) -> dict[str, Any]:
@@ -99,7 +115,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 #: ``--ray-KEY`` -> ``executor_options[KEY]``
-_RAY_OPTIONS = ("address", "num_cpus", "num_gpus", "max_retries")
+_RAY_OPTIONS = ("address", "num_cpus", "num_gpus", "max_retries", "runtime_env")
 
 
 def _check_ray_flags(overrides: dict[str, Any], executor: str) -> None:
@@ -144,21 +160,7 @@ def run_search(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config:
             raise ConfigError("--config cannot be combined with --resume (the run keeps its settings)")
-        engine = SearchEngine.open(run_dir, progress=_progress(args.quiet))
-        stored = engine.config.to_dict()
-        if "executor_options" in overrides:  # --ray-* on --resume: only the keys given must match
-            overrides["executor_options"] = {**stored["executor_options"], **overrides["executor_options"]}
-        changed = {k: v for k, v in overrides.items() if stored.get(k) != v and k != "generations"}
-        if changed:
-            engine.close()
-            name = next(iter(changed))
-            raise ConfigError(f"cannot change {name.replace('_', '-')} on --resume (run has {stored.get(name)!r})")
-        if overrides.get("generations", engine.config.generations) < engine.config.generations:
-            engine.close()
-            raise ConfigError("--generations cannot shrink on --resume")
-        if "generations" in overrides and overrides["generations"] != engine.config.generations:
-            engine.config.generations = overrides["generations"]
-            engine.storage.set_meta("config", json.dumps(engine.config.to_dict(), sort_keys=True))
+        engine = SearchEngine.open(run_dir, overrides=overrides, progress=_progress(args.quiet))
     else:
         base = load_config_file(args.config) if args.config else {}
         if "executor_options" in overrides and isinstance(base.get("executor_options"), dict):
@@ -225,6 +227,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.screenshot and not Path(args.screenshot).resolve().parent.is_dir():
         raise ConfigError(f"cannot write {args.screenshot!r}: its directory does not exist")
     runs = [load_run(d) for d in args.runs]
+    _note_missing_plugins(runs)
     if args.html:
         out = _default_output(args, runs[0].run_dir, "report.html") if args.html == _HTML_DEFAULT else Path(args.html)
         stream = sys.stderr if args.json else sys.stdout
@@ -247,6 +250,17 @@ def run_report(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot write {plot}: {exc.strerror or exc}") from None
     return 0
+
+
+def _note_missing_plugins(runs: list[Any]) -> None:
+    """Say once per run which of its plugins this call did not load (the report still has every section)."""
+    from gp_autoloss.reporting.dags import missing_plugins
+
+    for run in runs:
+        missing = missing_plugins(run.config)
+        if missing:
+            print(f"gp-autoloss: note: {run.run_dir} uses plugin {', '.join(missing)}, not loaded here: its losses "
+                  f"are listed without DAGs; give --plugin {missing[0]} to draw them", file=sys.stderr)
 
 
 def _default_output(args: argparse.Namespace, run_dir: Path, name: str) -> Path:
@@ -277,11 +291,15 @@ def _screenshot(page: Path, png: Path, height: int | None, stream: Any) -> bool:
 
 def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run directory")
-    p.add_argument("--format", "-f", default="text", choices=("text", "mmdet", "json"),
-                   help="formula text, an mmdet loss config snippet, or JSON (default text)")
+    from gp_autoloss.reporting.export import EXPORT_FORMATS
+
+    known = "; ".join(f"{name}: {f.help}" + (f" ({', '.join(f.spaces)})" if f.spaces else "")
+                      for name, f in EXPORT_FORMATS.items())  # fmt: skip
+    p.add_argument("--format", "-f", default="text", help=f"export format (default text). {known}")
 
 
-@command("export", "print a run's best loss as a formula or an mmdet loss config snippet", _configure_export)
+@command("export", "print a run's best loss as a formula, JSON, or a format a plugin adds (mmdet config snippet)",
+         _configure_export)
 def run_export(args: argparse.Namespace) -> int:
     from gp_autoloss.reporting import export_snippet, load_run
 

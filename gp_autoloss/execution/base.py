@@ -15,7 +15,8 @@ from typing import Any
 from gp_autoloss.errors import ConfigError
 from primitives import Registry
 
-__all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "check_executor", "AdapterSpec"]
+__all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "check_executor", "AdapterSpec",
+           "executor_factory"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class Executor(ABC):
     """Runs :class:`EvalJob` s for one adapter; subclasses decide where."""
 
     name = ""
+    #: options whose values name code to run or a machine to run on: a resumed run never takes them from
+    #: its run file (see :mod:`gp_autoloss.search.resume`)
+    code_options: tuple[str, ...] = ()
 
     def __init__(self, adapter: AdapterSpec, *, time_limit: float, memory_limit_mb: int = 0, workers: int = 1,
                  log_path: str | None = None, **options: Any) -> None:  # fmt: skip
@@ -93,7 +97,8 @@ _LAZY_EXECUTORS = {"local": "gp_autoloss.execution.local", "ray": "gp_autoloss.e
 _INSTALL_HINTS = {"ray": "the ray executor needs ray: pip install -e .[ray]"}
 
 
-def _executor_factory(name: str) -> ExecutorFactory:
+def executor_factory(name: str) -> ExecutorFactory:
+    """The factory of executor ``name``, importing a built-in executor's module on first use."""
     if name not in EXECUTORS and name in _LAZY_EXECUTORS:
         import importlib
 
@@ -113,7 +118,7 @@ def _executor_factory(name: str) -> ExecutorFactory:
 
 def check_executor(name: str, options: dict[str, Any]) -> None:
     """Check that executor ``name`` exists (importing it if needed) and accepts ``options``."""
-    factory = _executor_factory(name)
+    factory = executor_factory(name)
     check = getattr(factory, "check_options", None)
     if check is not None:
         check(dict(options))
@@ -121,4 +126,4 @@ def check_executor(name: str, options: dict[str, Any]) -> None:
 
 def create_executor(name: str, adapter: AdapterSpec, **kwargs: Any) -> Executor:
     """Build a registered executor; unknown names, missing dependencies or bad options raise :class:`ConfigError`."""
-    return _executor_factory(name)(adapter, **kwargs)
+    return executor_factory(name)(adapter, **kwargs)

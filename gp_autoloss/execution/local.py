@@ -3,6 +3,11 @@
 Each worker builds the adapter once and evaluates jobs one at a time. A job that exceeds the time
 limit or the memory limit, or whose worker dies (segfault, OOM kill), becomes a failed result and the
 worker is replaced; the search goes on.
+
+A worker imports what the driver imports, from where the driver found it: it starts isolated (``python -I``:
+no working directory, no ``PYTHONPATH`` on its path), takes the driver's ``sys.path`` as its own, imports the
+driver's plugins and checks that each comes from the driver's file. A ``./torch.py`` in the working directory
+therefore runs in no worker unless the driver itself imports from there.
 """
 
 from __future__ import annotations
@@ -16,16 +21,31 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from gp_autoloss.errors import ConfigError
 from gp_autoloss.execution.base import EXECUTORS, AdapterSpec, EvalJob, EvalResult, Executor
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalExecutor", "driver_sys_path", "worker_command"]
 
 _POLL_SECONDS = 0.1
 _START_TIMEOUT = 600.0
+#: run by ``python -I -c``: take the driver's import path before importing anything that could be shadowed
+_BOOTSTRAP = ("import json, sys; sys.path[:] = json.loads(sys.argv[2])['sys_path']; "
+              "from gp_autoloss.execution.worker import main; sys.exit(main(sys.argv[1:]))")
+
+
+def driver_sys_path() -> list[str]:
+    """This process's ``sys.path`` with every entry absolute (``''`` is the working directory it stands for)."""
+    return list(dict.fromkeys(os.path.abspath(p or os.curdir) for p in sys.path))
+
+
+def worker_command(result_fd: int, spec: AdapterSpec) -> list[str]:
+    """The command line of a worker process for ``spec`` (see the module docstring)."""
+    files = {name: getattr(sys.modules.get(name), "__file__", None) for name in spec.plugins}
+    payload = json.dumps({"name": spec.name, "space": spec.space, "options": spec.options,
+                          "plugins": list(spec.plugins), "plugin_files": files, "sys_path": driver_sys_path()})
+    return [sys.executable, "-I", "-c", _BOOTSTRAP, str(result_fd), payload]
 
 
 def _rss_mb(pid: int) -> float:
@@ -44,14 +64,11 @@ class _Worker:
 
     def __init__(self, spec: AdapterSpec, log_path: str | None) -> None:
         read_fd, write_fd = os.pipe()
-        payload = json.dumps({"name": spec.name, "space": spec.space, "options": spec.options,
-                              "plugins": list(spec.plugins)})  # fmt: skip
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path.cwd()), env.get("PYTHONPATH", "")] if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gp_autoloss.execution.worker", str(write_fd), payload],
+            worker_command(write_fd, spec),
             stdin=subprocess.PIPE, stdout=log, stderr=log, pass_fds=(write_fd,), start_new_session=True, env=env,
         )  # fmt: skip
         if log is not subprocess.DEVNULL:

@@ -22,8 +22,10 @@ Options (``SearchConfig.executor_options``, CLI ``--ray-*``): ``address`` (``loc
 on this machine, the default; ``auto``: connect to the running cluster; ``HOST:PORT`` or ``ray://HOST:PORT``),
 ``num_cpus`` (default 1), ``num_gpus`` (default 0), ``max_retries`` (default 2), ``reuse_workers``
 (default: reuse a worker for many jobs unless the task has GPUs, Ray's own rule), ``runtime_env`` (merged
-with a ``PYTHONPATH`` holding this checkout and the working directory, so workers import
-``gp_autoloss`` and ``--plugin`` modules).
+with a ``PYTHONPATH`` holding the driver's import path, so workers import ``gp_autoloss`` and the plugins from
+where the driver found them; never the working directory unless the driver imports from it).
+``address`` and ``runtime_env`` are :attr:`~gp_autoloss.execution.base.Executor.code_options`: a resumed run
+takes them from the command line, never from its run file.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import logging
 import math
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -60,7 +63,6 @@ _MEMORY_POLL_SECONDS = 0.2
 _ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9_.\-]+:\d{1,5})$")
 _DEFAULTS: dict[str, Any] = {"address": "local", "num_cpus": 1, "num_gpus": 0, "max_retries": 2,
                              "reuse_workers": None, "runtime_env": None}  # fmt: skip
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---- worker side ------------------------------------------------------------------------------------------
@@ -172,6 +174,7 @@ class RayExecutor(Executor):
     """Evaluates jobs as Ray tasks; see the module docstring for options and fault handling."""
 
     name = "ray"
+    code_options = ("address", "runtime_env")
 
     def __init__(self, adapter: AdapterSpec, *, address: str = "local", num_cpus: float = 1, num_gpus: float = 0,
                  max_retries: int = 2, reuse_workers: bool | None = None,
@@ -341,11 +344,15 @@ class RayExecutor(Executor):
 
 
 def _runtime_env(user: dict[str, Any] | None) -> dict[str, Any]:
-    """The user's runtime_env plus a PYTHONPATH that finds this checkout and the working directory."""
+    """The user's runtime_env plus a PYTHONPATH holding the driver's own import path (see
+    :func:`gp_autoloss.execution.local.driver_sys_path`) minus the interpreter's directories."""
+    from gp_autoloss.execution.local import driver_sys_path
+
     env = dict(user or {})
     env_vars = {str(k): str(v) for k, v in (env.get("env_vars") or {}).items()}
     if "PYTHONPATH" not in env_vars:
-        roots = dict.fromkeys([str(Path.cwd()), str(_REPO_ROOT)])
+        prefixes = tuple(dict.fromkeys(str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)))
+        roots = [p for p in driver_sys_path() if not p.startswith(prefixes)]
         env_vars["PYTHONPATH"] = os.pathsep.join([*roots, "${PYTHONPATH}"])
     env["env_vars"] = env_vars
     return env

@@ -1,9 +1,9 @@
 """A worker process: builds the adapter once, then evaluates jobs read as JSON lines on stdin.
 
 Results are written as JSON lines to the file descriptor given on the command line, so whatever the
-adapter prints (training logs) cannot corrupt the protocol. Started by :class:`LocalExecutor`::
-
-    python -m gp_autoloss.execution.worker RESULT_FD SPEC_JSON
+adapter prints (training logs) cannot corrupt the protocol. Started by :class:`LocalExecutor` with
+:func:`gp_autoloss.execution.local.worker_command` (``python -I -c BOOTSTRAP RESULT_FD SPEC_JSON``): the spec
+carries the driver's ``sys.path``, its plugins and the file each plugin was imported from.
 """
 
 from __future__ import annotations
@@ -63,18 +63,26 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def import_plugins(plugins: list[str], files: dict[str, str | None]) -> None:
+    """Import the driver's plugins; raises ``ImportError`` when one comes from another file than the driver's."""
+    for plugin in plugins:
+        module = importlib.import_module(plugin)
+        want, got = files.get(plugin), getattr(module, "__file__", None)
+        if want and got and os.path.realpath(want) != os.path.realpath(got):
+            raise ImportError(f"plugin {plugin!r} resolves to {got} in the worker but to {want} in the driver")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Worker loop."""
     args = sys.argv[1:] if argv is None else argv
     _exit_with_parent()
     result_fd = int(args[0])
     spec = json.loads(args[1])
-    for plugin in spec.get("plugins", []):
-        importlib.import_module(plugin)
-    from gp_autoloss.fitness import create_adapter
-
     out = os.fdopen(result_fd, "w", buffering=1)
     try:
+        import_plugins(spec.get("plugins", []), spec.get("plugin_files", {}))
+        from gp_autoloss.fitness import create_adapter
+
         adapter = create_adapter(spec["name"], spec["space"], **spec.get("options", {}))
     except Exception as exc:  # noqa: BLE001
         out.write(json.dumps({"fatal": f"cannot build adapter {spec['name']!r}: {exc}"}) + "\n")

@@ -7,7 +7,8 @@ An adapter turns a candidate :class:`~gp_autoloss.loss.Loss` into a number where
 * :meth:`FitnessAdapter.proxy` -- the proxy task: train on the proxy split, test on the val split.
 
 Adapters are built from a name and a plain options dict (so a worker process or a Ray task can build
-its own copy). Registration takes a factory, which lets heavy adapters (mmdet) import lazily::
+its own copy). Registration takes a factory, which lets heavy adapters import lazily (the mmdet adapter is
+registered this way by its plugin, ``detectors_adapter.plugin``)::
 
     @register_adapter("my_adapter")
     class MyAdapter(FitnessAdapter):
@@ -27,7 +28,8 @@ from gp_autoloss.fitness.options import check_options
 from gp_autoloss.loss import Loss, resolve_space
 from primitives import Registry
 
-__all__ = ["FitnessAdapter", "CandidateFailed", "ADAPTERS", "register_adapter", "register_lazy_adapter", "create_adapter"]
+__all__ = ["FitnessAdapter", "CandidateFailed", "ADAPTERS", "register_adapter", "register_lazy_adapter", "create_adapter",
+           "load_adapters"]
 
 
 class CandidateFailed(GpAutolossError):
@@ -46,6 +48,9 @@ class FitnessAdapter(ABC):
     name: ClassVar[str] = ""
     #: spaces this adapter can score; empty means any
     spaces: ClassVar[tuple[str, ...]] = ()
+    #: options whose values name code to run (e.g. a Python config file): a resumed run never takes them from
+    #: its run file, the user gives them again (see :mod:`gp_autoloss.search.resume`)
+    code_options: ClassVar[tuple[str, ...]] = ()
     #: the option names this adapter takes; ``None``: the keyword parameters of its ``__init__``. Others are
     #: refused here, for every adapter (:mod:`gp_autoloss.fitness.options`)
     accepted_options: ClassVar[tuple[str, ...] | None] = None
@@ -89,8 +94,9 @@ def register_adapter(name: str) -> Callable[[type[FitnessAdapter]], type[Fitness
     return deco
 
 
-def register_lazy_adapter(name: str, target: str) -> None:
-    """Register an adapter by ``"module:Class"``, imported only when the adapter is created."""
+def register_lazy_adapter(name: str, target: str, *, code_options: tuple[str, ...] = ()) -> None:
+    """Register an adapter by ``"module:Class"``, imported only when the adapter is created; ``code_options``
+    as :attr:`FitnessAdapter.code_options` (known without importing the class)."""
 
     def factory(space: str, **options: Any) -> FitnessAdapter:
         module_name, _, attr = target.partition(":")
@@ -100,12 +106,13 @@ def register_lazy_adapter(name: str, target: str) -> None:
             raise ConfigError(f"adapter {name!r} needs extra packages ({exc.name or exc}); see README") from None
         return getattr(module, attr)(space, **options)
 
+    factory.code_options = tuple(code_options)  # type: ignore[attr-defined]
     ADAPTERS.add(name, factory)
 
 
 def create_adapter(name: str, space: str, **options: Any) -> FitnessAdapter:
     """Build a registered adapter; unknown names raise :class:`ConfigError`."""
-    _load_builtin_adapters()
+    load_adapters(name)
     try:
         factory = ADAPTERS.get(name)
     except KeyError as exc:
@@ -118,19 +125,11 @@ def create_adapter(name: str, space: str, **options: Any) -> FitnessAdapter:
         raise ConfigError(f"adapter {name!r}: {exc}") from None
 
 
-_BUILTINS_LOADED = False
+def load_adapters(name: str | None = None) -> None:
+    """Register the core's adapters (``toy``) and, if ``name`` is still unknown, the installed plugins'
+    (entry points; see :mod:`gp_autoloss.plugins`)."""
+    importlib.import_module("gp_autoloss.fitness.toy")
+    if name is not None and name not in ADAPTERS:
+        from gp_autoloss.plugins import load_entry_points
 
-
-def _load_builtin_adapters() -> None:
-    global _BUILTINS_LOADED
-    if _BUILTINS_LOADED:
-        return
-    _BUILTINS_LOADED = True
-    for module in ("gp_autoloss.fitness.toy",):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # pragma: no cover - during development
-            if exc.name != module:
-                raise
-    if "mmdet" not in ADAPTERS:
-        register_lazy_adapter("mmdet", "detectors_adapter.fitness:MMDetFitnessAdapter")
+        load_entry_points()

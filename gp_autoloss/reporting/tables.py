@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from gp_autoloss.reporting.charts import FUNNEL_LABELS
-from gp_autoloss.reporting.dags import dag_svg
+from gp_autoloss.reporting.dags import dag_svg, undrawn_note
 from gp_autoloss.reporting.data import FUNNEL_FIELDS
 
 __all__ = ["overview_table", "funnel_table", "leaderboard_table", "latest_table", "failures_table",
@@ -107,6 +107,7 @@ def leaderboard_table(summary: dict[str, Any]) -> str:
     """The best losses: infix formula, DAG (top entries), each stage's outcome, generation, time spent."""
     space = summary["config"].get("space", "")
     rows = []
+    undrawn = 0
     for e in summary["leaderboard"]:
         formula = f'<code class="formula">{escape(e["formula"])}</code>'
         if e["rank"] <= DAG_ENTRIES:
@@ -114,6 +115,8 @@ def leaderboard_table(summary: dict[str, Any]) -> str:
             if svg:
                 opened = " open" if e["rank"] <= DAG_OPEN else ""
                 formula += f'<details class="dag"{opened}><summary>DAG</summary><div class="dag">{svg}</div></details>'
+            else:
+                undrawn += 1
         st = e["stages"]
         rows.append([str(e["rank"]), fmt_metric(e["proxy_metric"]), formula, _stage_cell(st, "validness", False),
                      _stage_cell(st, "convergence", False), _stage_cell(st, "verify", True),
@@ -122,7 +125,8 @@ def leaderboard_table(summary: dict[str, Any]) -> str:
     if not rows:
         return '<p class="empty">No loss has a proxy metric yet.</p>'
     head = ["#", "proxy", "loss", "validness", "convergence", "D_verify", "proxy", "gen", "origin", "time"]
-    return _table(head, rows, "leaderboard")
+    note = f'<p class="note dag-note">{escape(undrawn_note(summary["config"], undrawn))}</p>' if undrawn else ""
+    return note + _table(head, rows, "leaderboard")
 
 
 def latest_table(summary: dict[str, Any]) -> str:

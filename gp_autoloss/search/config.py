@@ -56,9 +56,9 @@ class SearchConfig:
 
         self.check_values()
         space = resolve_space(self.space)
-        from gp_autoloss.fitness.base import ADAPTERS, _load_builtin_adapters
+        from gp_autoloss.fitness.base import ADAPTERS, load_adapters
 
-        _load_builtin_adapters()
+        load_adapters(self.adapter)
         if self.adapter not in ADAPTERS:
             raise ConfigError(f"unknown adapter {self.adapter!r}; known: {', '.join(ADAPTERS.names())}{PLUGIN_HINT}")
         if self.strategy not in STRATEGIES:

@@ -10,13 +10,18 @@ Per generation (Algorithm 1):
 
 Resuming re-creates the first unfinished generation from its saved RNG state; finished evaluations come
 from the run file, so nothing is lost or repeated and the run ends where an uninterrupted one ends.
+
+A run has one writer at a time (:class:`~gp_autoloss.search.lock.RunLock`), and resuming never runs code that
+the run file names (:mod:`gp_autoloss.search.resume`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +34,12 @@ from gp_autoloss.execution import EvalJob, Executor, create_executor
 from gp_autoloss.execution.base import AdapterSpec
 from gp_autoloss.known import resolve_initial
 from gp_autoloss.loss import Loss, parse, resolve_space
+from gp_autoloss.plugins import load_plugins, loaded_plugins, plugins_used_by
 from gp_autoloss.reporting.live import publish_report
 from gp_autoloss.search.config import SearchConfig
 from gp_autoloss.search.dedup import fingerprint
+from gp_autoloss.search.lock import RunLock
+from gp_autoloss.search.resume import resume_config
 from gp_autoloss.search.rng import state_from_json, state_to_json
 from gp_autoloss.search.storage import RunStorage, StorageError
 from gp_autoloss.search.strategies import STRATEGIES, SearchStrategy
@@ -85,10 +93,11 @@ class SearchEngine:
     """Drives one run: ``SearchEngine(config, run_dir).run()``; see :meth:`open` to resume."""
 
     def __init__(self, config: SearchConfig, run_dir: str | Path, *, storage: RunStorage,
-                 progress: ProgressFactory | None = None) -> None:  # fmt: skip
+                 progress: ProgressFactory | None = None, lock: RunLock | None = None) -> None:  # fmt: skip
         self.config = config
         self.run_dir = Path(run_dir)
         self.storage = storage
+        self.lock = lock
         self.space = resolve_space(config.space)
         self.progress = progress
         self.breeder = Breeder(self.space, max_depth=config.max_depth, max_size=config.max_size,
@@ -102,27 +111,66 @@ class SearchEngine:
     # ---- construction -------------------------------------------------------------------------------------
     @classmethod
     def create(cls, config: SearchConfig, run_dir: str | Path, **kwargs: Any) -> SearchEngine:
-        """Start a new run in ``run_dir``."""
-        _import_plugins(config.plugins)  # first: a plugin may register the adapter or strategy named
+        """Start a new run in ``run_dir``, holding its writer lock until :meth:`close`.
+
+        ``config.plugins`` are imported first (the caller named them: a plugin may register the adapter or
+        strategy named); the run records them plus the installed plugins that registered what it uses.
+        """
+        load_plugins(config.plugins, source="plugins setting")
         config.validate()
         _check_adapter(config)
-        storage = RunStorage.create(Path(run_dir), config.to_dict())
-        return cls(config, run_dir, storage=storage, **kwargs)
+        used = plugins_used_by(config.space, config.adapter, config.strategy, config.executor)
+        config.plugins = list(dict.fromkeys([*config.plugins, *used]))
+        run_dir = Path(run_dir)
+        fresh = not run_dir.exists()
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create run directory {run_dir}: {exc.strerror or exc}") from None
+        lock = None
+        try:
+            lock = RunLock(run_dir)
+            storage = RunStorage.create(run_dir, config.to_dict())
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            if fresh:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        return cls(config, run_dir, storage=storage, lock=lock, **kwargs)
 
     @classmethod
-    def open(cls, run_dir: str | Path, **kwargs: Any) -> SearchEngine:
-        """Reopen an existing run (to resume it)."""
-        storage = RunStorage.open(Path(run_dir))
-        config = SearchConfig.from_dict(storage.config)
-        _import_plugins(config.plugins)
-        config.validate()
-        return cls(config, run_dir, storage=storage, **kwargs)
+    def open(cls, run_dir: str | Path, *, overrides: dict[str, Any] | None = None, plugins: Sequence[str] = (),
+             **kwargs: Any) -> SearchEngine:  # fmt: skip
+        """Reopen an existing run to resume it, holding its writer lock until :meth:`close`.
+
+        Nothing the run file names is imported: ``plugins`` (and the installed and ``GP_AUTOLOSS_PLUGINS``
+        plugins) are loaded, and the run's recorded plugins must be among them. ``overrides`` are the settings
+        given on this command line (see :func:`~gp_autoloss.search.resume.resume_config`).
+        """
+        load_plugins(plugins)
+        run_dir = Path(run_dir)
+        storage = RunStorage.open(run_dir)
+        lock = None
+        try:
+            lock = RunLock(run_dir)
+            stored = storage.config
+            config = resume_config(stored, dict(overrides or {}), run_dir)
+            config.validate()
+            if config.generations != stored.get("generations"):
+                storage.set_meta("config", json.dumps(config.to_dict(), sort_keys=True))
+            return cls(config, run_dir, storage=storage, lock=lock, **kwargs)
+        except BaseException:
+            storage.close()
+            if lock is not None:
+                lock.release()
+            raise
 
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            spec = AdapterSpec(self.config.adapter, self.config.space, dict(self.config.adapter_options),
-                               tuple(self.config.plugins))  # fmt: skip
+            plugins = tuple(dict.fromkeys([*loaded_plugins(), *self.config.plugins]))  # what this driver imported
+            spec = AdapterSpec(self.config.adapter, self.config.space, dict(self.config.adapter_options), plugins)
             self._executor = create_executor(
                 self.config.executor, spec, time_limit=self.config.time_limit,
                 memory_limit_mb=self.config.memory_limit_mb, workers=self.config.workers,
@@ -131,11 +179,13 @@ class SearchEngine:
         return self._executor
 
     def close(self) -> None:
-        """Stop workers and close the run file."""
+        """Stop workers, close the run file and give up the writer lock."""
         if self._executor is not None:
             self._executor.close()
             self._executor = None
         self.storage.close()
+        if self.lock is not None:
+            self.lock.release()
 
     # ---- bookkeeping helpers ----------------------------------------------------------------------------
     def _fingerprint(self, loss: Loss) -> str:
@@ -389,13 +439,3 @@ def _check_adapter(config: SearchConfig) -> None:
     from gp_autoloss.fitness import create_adapter
 
     create_adapter(config.adapter, config.space, **dict(config.adapter_options)).close()
-
-
-def _import_plugins(plugins: Sequence[str]) -> None:
-    import importlib
-
-    for name in plugins:
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            raise ConfigError(f"cannot import plugin {name!r}: {exc}") from None
