@@ -116,3 +116,28 @@ def test_cli_commands_accept_a_formula_with_numbers(command, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert rc in (0, 1), err  # check may fail the loss on its merits, never on its numbers
     assert "not in space" not in out + err and rc != EXIT_BAD_INPUT
+
+
+def test_a_search_starts_from_a_formula_with_any_number(tmp_path):
+    """The initial loss keeps its numbers through the run file, the workers (which parse the prefix text) and
+    the offspring bred from it."""
+    from gp_autoloss.search import RunStorage, SearchConfig, SearchEngine
+
+    cfg = SearchConfig(space="iou_reg", strategy="vanilla", adapter="faulty", plugins=["tests.fault_plugin"],
+                       generations=1, population=6, parents=2, top_k=2, time_limit=20.0,
+                       initial_formula="0.25 * (1 - i / u) + 12")  # fmt: skip
+    engine = SearchEngine.create(cfg, tmp_path / "run")
+    try:
+        summary = engine.run()
+    finally:
+        engine.close()
+    assert summary.initial_formula == "0.25 * (1 - i / u) + 12" and summary.initial_metric is not None
+    store = RunStorage.open(tmp_path / "run")
+    try:
+        rows = store.results_table()
+    finally:
+        store.close()
+    assert len(rows) == 7
+    for row in rows:
+        loss = parse(row["prefix"], "iou_reg")
+        assert str(loss) == row["formula"] and parse(row["formula"], "iou_reg") == loss

@@ -69,7 +69,8 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
                    help="ray executor: retries of an evaluation whose worker died (default 2)")
     p.add_argument("--ray-runtime-env", type=_json_object, metavar="JSON",
                    help="ray executor: Ray's runtime_env as a JSON object")
-    p.add_argument("--initial", dest="initial_formula", help="initial loss L_I (default: the space's)")
+    p.add_argument("--initial", dest="initial_formula",
+                   help="initial loss L_I: a formula or a known loss name (default: the space's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or generation log on stderr")
 
 
