@@ -149,3 +149,11 @@ def test_loss_refuses_trees_deeper_than_the_parser_accepts():
             Loss(_chain(depth), "iou_reg")
     with pytest.raises(FormulaError):
         parse("-" * (MAX_DEPTH + 1) + "i", "iou_reg")
+
+
+def test_plugins_setting_is_checked_before_anything_is_imported(tmp_path):
+    from gp_autoloss.search import SearchEngine
+
+    with pytest.raises(ConfigError, match="plugins must be a list of module names"):
+        SearchEngine.create(SearchConfig(plugins="this"), tmp_path / "run")  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists()

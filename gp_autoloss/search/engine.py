@@ -116,6 +116,7 @@ class SearchEngine:
         ``config.plugins`` are imported first (the caller named them: a plugin may register the adapter or
         strategy named); the run records them plus the installed plugins that registered what it uses.
         """
+        config.check_values()  # types first: plugins="os" must not be imported letter by letter
         load_plugins(config.plugins, source="plugins setting")
         config.validate()
         _check_adapter(config)
