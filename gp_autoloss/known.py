@@ -134,7 +134,8 @@ register_known_loss(
 register_known_loss(
     "cse_b_reg",
     "iou_reg",
-    # The authors' tree (the paper prints its simplification, whose constants 12, 15, 18 are not in the space).
+    # The authors' tree (the paper prints its simplification, with constants 12, 15, 18 that the search does not
+    # generate; a user's formula may hold them: see tests/test_formula_numbers.py).
     "-(((-(-e + (1 + i)) / -(3 + (2 + u))) + (e / e + -e / -1)) / -(-(u + i / 1) / -3 + -e))",
     "CSE-Autoloss-B regression (the authors' tree; paper 4.1 prints its simplification)",
 )

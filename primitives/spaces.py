@@ -87,7 +87,8 @@ class SearchSpace:
         constants: constant terminals (the paper: 1, 2, 3).
         reduction: ``"none"`` if the output is already one value per sample, ``"sum_classes"`` if the
             per-element output is summed over classes to get it.
-        initial_loss: name of the known loss the evolution starts from (L_I), if any.
+        initial_loss: name of the known loss the evolution starts from (L_I), if any; without one, a search of
+            the space needs an initial loss given (``--initial FORMULA`` or a known loss name).
         description: one line for help texts.
     """
 
