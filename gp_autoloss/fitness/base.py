@@ -12,7 +12,8 @@ registered this way by its plugin, ``detectors_adapter.plugin``)::
 
     @register_adapter("my_adapter")
     class MyAdapter(FitnessAdapter):
-        def verify(self, loss, seed): ...
+        accepted_options = ("steps",)      # any other option is refused, with the likely intended one
+        def verify(self, loss, seed): ...  # self.options["steps"], if given
         def proxy(self, loss, seed): ...
 """
 
