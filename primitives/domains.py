@@ -86,9 +86,9 @@ class Real(Domain):
 
     Each sample (a row of a vector input) gets a scale, log-uniform in ``[small, large]``: from an untrained
     head's near-zero outputs to a confident one's, and with probability ``shifted`` a common offset uniform in
-    ``[-large, large]`` (a row of logits biased together, like a prior). Its values are ``N(offset, scale^2)``;
-    independently, a value is uniform over ``[-bound, bound]`` with probability ``wide`` (the large magnitudes
-    of a saturated classifier) and exactly 0 with probability ``zero``.
+    ``[-large, large]`` (a row of logits biased together, like a prior). Its values are ``N(offset, scale^2)``
+    clipped to ``[-bound, bound]``; independently, a value is uniform over ``[-bound, bound]`` with probability
+    ``wide`` (the large magnitudes of a saturated classifier) and exactly 0 with probability ``zero``.
     """
 
     small: float = 0.01
@@ -107,7 +107,7 @@ class Real(Domain):
         normal = torch.randn(shape, generator=generator, dtype=DTYPE) * scale + offset
         pick = torch.rand(shape, generator=generator, dtype=DTYPE)
         wide = _uniform(shape, generator, -self.bound, self.bound)
-        out = torch.where(pick < self.wide, wide, normal)
+        out = torch.where(pick < self.wide, wide, normal.clamp(-self.bound, self.bound))
         return torch.where(pick >= 1.0 - self.zero, torch.zeros_like(out), out)
 
 
@@ -227,7 +227,8 @@ def box_pair_areas(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7) 
 
 @dataclass(frozen=True)
 class BoxArea(Domain):
-    """One area of a (predicted, target) box pair in pixels: ``0 <= intersection <= union <= enclosing``.
+    """One area of a (predicted, target) box pair in pixels: ``0 <= intersection <= union <= enclosing``, up to
+    float32 rounding (the areas are computed in float32 as in training, where ``u`` can pass ``e`` by an ulp).
 
     The inputs of one space whose domains are ``BoxArea`` parts share their box pairs within a draw.
     """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from gp_autoloss.checks.convergence import curve_check, register_convergence_check
-from gp_autoloss.checks.probes import Curves, ProbeSet, build_probe_set, register_probes
+from gp_autoloss.checks.probes import Curves, ProbeSet, build_probe_set, domain_part, register_probes
 from primitives import SearchSpace
 
 __all__ = ["SCORES", "SOFTMAX_CLASSES", "SOFTMAX_POSITIVE_W", "TAIL_FROM", "sigmoid_probes", "softmax_probes"]
@@ -29,6 +29,8 @@ SOFTMAX_POSITIVE_W = (0.2, 0.6, 1.0)
 #: the smallest IoU weight (the authors clamp IoUs at 1e-7) and values near 1
 W_EXTREMES = (1e-7, 0.99, 1.0)
 EXTREME_LOGITS = (30.0, 50.0)
+#: rows drawn from the space's input domains (the fingerprint's distribution), after the hand-made ones
+DOMAIN_POINTS = 128
 _SEED = 20210101
 
 
@@ -110,6 +112,7 @@ def softmax_probes(space: SearchSpace) -> ProbeSet:
     curve(f"negative score: background logit, target class 0, w={SOFTMAX_POSITIVE_W[1]:g}", 0, bg, 0.6, +1, False)
     curve("positive score: background logit, target background, w=1", bg, bg, 1.0, -1, True)
     curve("negative score: class 0's logit, target background, w=1", bg, 0, 1.0, +1, False)
+    parts.append(domain_part(space, DOMAIN_POINTS, _SEED, classes=c))  # after the curves: their rows stay put
     return build_probe_set(space.name, parts, space.prediction_inputs, ("x", "y"), curves.build("x"))
 
 
@@ -143,6 +146,7 @@ def sigmoid_probes(space: SearchSpace) -> ProbeSet:
                                       ("negative score: logit of an element with y=0, w=1", 0.0, +1)):  # fmt: skip
         at = add(label, SCORES, np.full(k, target), np.ones(k))
         curves.add(at, label, direction, direction < 0)
+    parts.append(domain_part(space, DOMAIN_POINTS, _SEED + 1))
     return build_probe_set(space.name, parts, space.prediction_inputs, (), curves.build("x"))
 
 

@@ -19,6 +19,7 @@ from gp_autoloss.loss import resolve_space
 from primitives import Registry, SearchSpace, Vector
 
 __all__ = [
+    "DOMAIN_SAMPLE",
     "DTYPE",
     "PROBE_BUILDERS",
     "ProbeTensors",
@@ -28,6 +29,7 @@ __all__ = [
     "ProbeSet",
     "build_probe_set",
     "default_probes",
+    "domain_part",
     "get_probes",
     "register_probes",
 ]  # fmt: skip
@@ -214,6 +216,17 @@ DEFAULT_CLASSES = 3
 _DEFAULT_SEED = 20210103
 
 
+#: label of the probe rows drawn from the input domains
+DOMAIN_SAMPLE = "sample of the input domains"
+
+
+def domain_part(space: SearchSpace, n: int, seed: int, classes: int = DEFAULT_CLASSES) -> tuple[str, dict[str, np.ndarray]]:
+    """A labelled probe part of ``n`` seeded joint samples of the space's input domains (vectors with ``classes``
+    classes): the values training feeds the inputs, for a builder's ``parts``."""
+    sample = space.sample_inputs(n, torch.Generator().manual_seed(seed), classes=classes)
+    return DOMAIN_SAMPLE, {name: t.numpy() for name, t in sample.items()}
+
+
 def default_probes(space: SearchSpace) -> ProbeSet:
     """Probes for a space without a registered builder: a seeded sample of every input's declared domain.
 
@@ -221,10 +234,9 @@ def default_probes(space: SearchSpace) -> ProbeSet:
     with :data:`DEFAULT_CLASSES` classes): the values training feeds the inputs, never a range convenient for
     the formula. The gradient is checked with respect to the space's prediction inputs; no convergence curves.
     """
-    sample = space.sample_inputs(DEFAULT_POINTS, torch.Generator().manual_seed(_DEFAULT_SEED), classes=DEFAULT_CLASSES)
-    arrays = {name: t.numpy() for name, t in sample.items()}
     vectors = tuple(i.name for i in space.inputs if i.type is Vector)
-    return build_probe_set(space.name, [("sample of the input domains", arrays)], space.prediction_inputs, vectors)
+    part = domain_part(space, DEFAULT_POINTS, _DEFAULT_SEED)
+    return build_probe_set(space.name, [part], space.prediction_inputs, vectors)
 
 
 _CACHE: dict[str, tuple[SearchSpace, ProbeSet]] = {}

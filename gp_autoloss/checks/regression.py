@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from gp_autoloss.checks.convergence import curve_check, register_convergence_check
-from gp_autoloss.checks.probes import Curves, ProbeSet, build_probe_set, register_probes
+from gp_autoloss.checks.probes import Curves, ProbeSet, build_probe_set, domain_part, register_probes
 from primitives import SearchSpace
 
 __all__ = ["EPS", "SCALES", "TARGET_BOXES", "TRANSLATIONS", "iou_inputs", "regression_probes"]
@@ -38,6 +38,8 @@ SCALES = np.array([1, 1.02, 1.05, 1.1, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0]
 GRID = 64.0
 #: float32 inputs round areas to ~6e-8 relative; monotonicity is read with this relative tolerance
 RTOL = 1e-6
+#: rows drawn from the space's input domains (the fingerprint's distribution), after the hand-made ones
+DOMAIN_POINTS = 128
 _SEED = 20210102
 
 
@@ -136,6 +138,7 @@ def regression_probes(space: SearchSpace) -> ProbeSet:
         rows=np.stack(rows), params=np.stack(params), direction=np.ones(len(rows)), labels=tuple(labels),
         param_name="distance parameter", rtol=RTOL,
     )
+    parts.append(domain_part(space, DOMAIN_POINTS, _SEED))  # after the curves: their rows stay put
     return build_probe_set(space.name, parts, space.prediction_inputs, (), curves)
 
 
