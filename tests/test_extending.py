@@ -9,14 +9,15 @@ import torch
 
 from gp_autoloss import KNOWN_LOSSES, initial_loss, parse, random_loss, register_known_loss
 from gp_autoloss.errors import UnknownNameError
-from primitives import PRIMITIVES, SPACES, UNARY, Input, Scalar, SearchSpace, register_primitive, register_space
+from primitives import PRIMITIVES, SPACES, UNARY, Input, Real, Scalar, SearchSpace, register_primitive, register_space
 
 
 @pytest.fixture
 def l_reg_task():
     register_primitive("square_t", lambda a: a * a, UNARY, doc="a^2")
     space = register_space(SearchSpace(
-        name="l_reg_t", inputs=(Input("p", Scalar, "prediction"), Input("t", Scalar, "target")), output=Scalar,
+        name="l_reg_t", inputs=(Input("p", Scalar, "prediction", prediction=True),
+                                Input("t", Scalar, "target", domain=Real(bound=10.0))), output=Scalar,
         primitives=("add", "sub", "mul", "abs", "square_t", "log"), initial_loss="l2_t",
     ))  # fmt: skip
     register_known_loss("l2_t", "l_reg_t", "square_t(p - t)")
