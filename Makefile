@@ -17,7 +17,7 @@ MMCV_VERSION       := 2.1.0
 .PHONY: demo test test-all test-fast bench setup setup-core graphviz chromium clean lint
 
 demo: setup
-	$(VPY) -m gp_autoloss.demo
+	$(VPY) -m detectors_adapter.demo
 
 # The browser tests of the HTML report must run here, not skip: a missing Chromium fails them.
 test: setup chromium

@@ -1,6 +1,7 @@
 """The main job with real detectors: a CSE-Autoloss search whose fitness is the bbox mAP of tiny mmdet FCOS.
 
-Called by ``make demo`` (through ``python -m gp_autoloss.demo``) when the detection extras are installed:
+``make demo`` runs ``python -m detectors_adapter.demo``: the paper's losses (:mod:`gp_autoloss.demo`), then,
+when the detection extras are installed (else the core demo's toy search):
 
 1. generates the synthetic shapes dataset under ``data/shapes`` if it is missing;
 2. runs CSE search (Algorithm 1) over the one-stage classification branch (``sigmoid_cls``, the paper's
@@ -14,12 +15,15 @@ An interrupted demo resumes where it stopped. The default size fits about 15 min
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 from gp_autoloss.cli.main import main as cli_main
 
-__all__ = ["DEMO_SEARCH", "run_demo_search"]
+__all__ = ["DEMO_SEARCH", "main", "run_demo_search"]
 
 #: the demo search's settings (``gp-autoloss search`` options)
 DEMO_SEARCH: tuple[str, ...] = (
@@ -68,3 +72,31 @@ def _compare(out: Path, run_dir: Path) -> int:
           f"  ({best['proxy_metric'] - initial['proxy_metric']:+.4f})")
     print(f"rendered the best loss to {target}")
     return 0
+
+
+def _mmdet_available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("mmdet", "mmcv", "mmengine"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``make demo``: the paper's losses, then the detector search (or the core's toy search without mmdet)."""
+    from gp_autoloss.demo import render_known, run_toy_search
+
+    parser = argparse.ArgumentParser(prog="python -m detectors_adapter.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
+    parser.add_argument("--adapter", choices=("auto", "toy", "mmdet"), default="auto",
+                        help="fitness adapter; auto: mmdet when installed (default)")
+    parser.add_argument("--fresh", action="store_true", help="delete an earlier demo search instead of resuming it")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    render_known(out)
+    adapter = ("mmdet" if _mmdet_available() else "toy") if args.adapter == "auto" else args.adapter
+    if adapter == "mmdet":
+        return run_demo_search(out, fresh=args.fresh)
+    return run_toy_search(out, fresh=args.fresh)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,17 +1,16 @@
-"""The main job behind ``make demo``.
+"""The core demo: the paper's losses and a CSE-Autoloss search with the built-in ``toy`` adapter.
 
 1. Shows and renders the paper's losses (Figure 1 style) into ``demo_out/``.
-2. Runs a CSE-Autoloss search: with real tiny MMDetection detectors on the generated synthetic COCO
-   dataset when the detection extras are installed (``--adapter mmdet``), else with the built-in ``toy``
-   adapter; then prints and renders the best loss against the initial loss.
+2. Runs a CSE-Autoloss search with the ``toy`` adapter, then prints and renders the best loss.
 
-``python -m gp_autoloss.demo --help`` lists the knobs; the defaults fit a 2-core CPU machine.
+``make demo`` runs ``python -m detectors_adapter.demo``, which does step 1 here and runs its search with real
+tiny MMDetection detectors when the detection extras are installed (else step 2 here). This module needs
+only the core dependencies. ``python -m gp_autoloss.demo --help`` lists the knobs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from gp_autoloss.render import render_loss
 PAPER_LOSSES = ("ce", "cei", "cse_a_cls", "cse_a_reg", "fli", "cse_b_cls", "cse_b_reg", "giou")
 
 
-def _render_known(out: Path) -> None:
+def render_known(out: Path) -> None:
+    """Print and render the paper's losses into ``out``."""
     print("== the paper's losses ==")
     for name in PAPER_LOSSES:
         loss = KNOWN_LOSSES[name].load()
@@ -30,31 +30,10 @@ def _render_known(out: Path) -> None:
         print(f"{name:>10} [{loss.space.name}] {loss.infix}\n{'':>10} -> {result.path} ({result.engine})")
 
 
-def _mmdet_available() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("mmdet", "mmcv", "mmengine"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gp_autoloss.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
-    parser.add_argument("--adapter", choices=("auto", "toy", "mmdet"), default="auto",
-                        help="fitness adapter; auto: mmdet when installed (default)")
-    parser.add_argument("--fresh", action="store_true", help="delete an earlier demo search instead of resuming it")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _render_known(out)
-
-    adapter = args.adapter
-    if adapter == "auto":
-        adapter = "mmdet" if _mmdet_available() and importlib.util.find_spec("detectors_adapter.fitness") else "toy"
-    if adapter == "mmdet":
-        from detectors_adapter.demo import run_demo_search  # noqa: PLC0415  (needs mmdet)
-
-        return run_demo_search(out, fresh=args.fresh)
+def run_toy_search(out: Path, fresh: bool = False) -> int:
+    """Run (or resume) the toy CSE search into ``out/search_toy_cse``, report it, render its best loss."""
     run_dir = out / "search_toy_cse"
-    if args.fresh and run_dir.exists():
+    if fresh and run_dir.exists():
         import shutil
 
         shutil.rmtree(run_dir)
@@ -77,6 +56,18 @@ def main(argv: list[str] | None = None) -> int:
             render_loss(parse(best["prefix"], "softmax_cls"), out / "best_toy.svg", title=f"best: {best['formula']}")
             print(f"rendered the best loss to {out / 'best_toy.svg'}")
     return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gp_autoloss.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="demo_out", help="output directory (default demo_out)")
+    parser.add_argument("--fresh", action="store_true", help="delete an earlier demo search instead of resuming it")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    render_known(out)
+    return run_toy_search(out, fresh=args.fresh)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ def test_plugin_flag_reaches_show_check_and_render(plugin_dir, tmp_path):
     env = _env(plugin_dir)
     assert "unknown space 'reg_tp'" in _one_line(run_cli("show", *FORMULA, env=env))
     assert "space:  reg_tp" in _ok(run_cli("show", *FORMULA, "--plugin", PLUGIN, env=env))
+    assert "space:  reg_tp" in _ok(run_cli("--plugin", PLUGIN, "show", *FORMULA, env=env))  # before the command
     check = run_cli("check", *FORMULA, "--plugin", PLUGIN, env=env)
     assert check.returncode in (0, 1) and "formula: cube_tp(p - t) * (p - t)" in check.stdout, check.stderr
     out = tmp_path / "cube.dot"

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gp_autoloss import __version__
 
     parser.add_argument("--version", action="version", version=f"gp-autoloss {__version__}")
+    # also accepted before the command; loaded (like every --plugin) before this parser was built
+    parser.add_argument("--plugin", action="append", default=[], dest="global_plugins", metavar="MODULE",
+                        help=PLUGIN_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, cmd in COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.description, epilog=cmd.epilog,
