@@ -25,14 +25,15 @@ SEARCH = ["search", "--space", "iou_reg", "--strategy", "vanilla", "--adapter", 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
-    """A small finished search that started from a known loss named on the command line."""
+    """A small finished search."""
     run_dir = tmp_path_factory.mktemp("runs") / "done"
-    assert main([*SEARCH, "--initial", "iou", "--out", str(run_dir)]) == 0
+    assert main([*SEARCH, "--out", str(run_dir)]) == 0
     return run_dir
 
 
-def test_initial_known_loss_name_starts_the_search(finished_run):
-    store = RunStorage.open(finished_run)
+def test_initial_known_loss_name_starts_the_search(tmp_path):
+    assert main([*SEARCH, "--initial", "iou", "--out", str(tmp_path / "run")]) == 0
+    store = RunStorage.open(tmp_path / "run")
     try:
         initial = [r for r in store.results_table() if r["origin"] == "initial"]
     finally:
@@ -65,7 +66,7 @@ def test_damaged_run_file_is_one_line_and_exit_2(damage, command, finished_run, 
     conn.commit()
     conn.close()
     argv = {"resume": ["search", "--out", str(run_dir), "--resume", "--plugin", PLUGIN, "-q"],
-            "report": ["report", str(run_dir), "--output-dir", str(tmp_path / "out")],
+            "report": ["report", str(run_dir)],
             "export": ["export", str(run_dir)]}[command]  # fmt: skip
     rc = main(argv)
     err = capsys.readouterr().err
