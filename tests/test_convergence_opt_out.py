@@ -88,3 +88,14 @@ def test_the_funnel_says_not_checked_for_a_space_without_a_convergence_check(tmp
     assert page.count(f"<td>{NOT_CHECKED}</td>") == 2  # one cell per generation in the funnel table
     rejected = [c for c in run.candidates if c.get("validness_ok") is False]
     assert any("does not depend on the prediction (p)" in c["validness_reason"] for c in rejected)
+
+
+def test_check_command_says_not_checked(capsys):
+    from gp_autoloss.cli.main import main
+
+    assert main(["check", "(p - t) * (p - t)", "--space", SPACE]) == 0
+    out = capsys.readouterr().out
+    assert f"convergence  {NOT_CHECKED}: no convergence check registered for space '{SPACE}'" in out
+    assert "convergence  pass" not in out
+    assert main(["check", "p - p + t", "--space", SPACE]) == 1
+    assert "does not depend on the prediction" in capsys.readouterr().out

@@ -38,6 +38,8 @@ def run_check(args: argparse.Namespace) -> int:
         for result in verdict.results:
             status = "pass" if result.passed else "FAIL"
             note = f": {result.reason}" if result.reason else ""
+            if result.details.get("checked") is False:  # the space has no such check: say so, not "pass"
+                status, note = result.reason, ""
             print(f"  {result.name:12s} {status}{note}")
         if verdict.convergence is None:
             print("  convergence  not run (the loss is not valid)")
