@@ -22,6 +22,8 @@ from gp_autoloss.search.config import SearchConfig
 
 __all__ = ["resume_config", "adapter_code_options", "executor_code_options"]
 
+_UNSET = object()
+
 
 def adapter_code_options(adapter: str) -> tuple[str, ...]:
     """The options of a registered adapter whose values name code to run (``()`` for an unknown adapter)."""
@@ -65,13 +67,11 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any], run_dir: str | 
                  executor_code_options(config.executor), "--" + config.executor + "-{key} ...")  # fmt: skip
     merged = dict(given)
     for table in ("adapter_options", "executor_options"):
-        if table in merged:
-            changed = {k: v for k, v in merged[table].items() if config.to_dict()[table].get(k, _MISSING) != v}
-            if changed:
-                key = next(iter(changed))
-                was = config.to_dict()[table].get(key, "not set")
+        stored_table = getattr(config, table)
+        for key, value in merged.pop(table, {}).items():  # the keys given must match; the others stay
+            if stored_table.get(key, _UNSET) != value:
+                was = stored_table.get(key, "not set")
                 raise ConfigError(f"cannot change {table[:-8]} option {key} on --resume (run has {was!r})")
-            del merged[table]
     merged.pop("plugins", None)  # checked above: more plugins may be loaded than the run needs
     for name, value in merged.items():
         if name == "generations":
@@ -84,5 +84,3 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any], run_dir: str | 
     config.generations = generations
     return config
 
-
-_MISSING = object()
