@@ -33,6 +33,8 @@ __all__ = ["ENTRY_POINT_GROUP", "ENV_VAR", "LoadedPlugin", "PluginError", "env_p
 
 ENTRY_POINT_GROUP = "gp_autoloss.plugins"
 ENV_VAR = "GP_AUTOLOSS_PLUGINS"
+#: what registers at import of these packages' modules is the core's, even when first imported by a plugin
+CORE_PACKAGES = ("gp_autoloss", "primitives")
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -62,7 +64,7 @@ def import_plugin(module: str, source: str = "--plugin") -> LoadedPlugin:
     if not isinstance(module, str) or not _MODULE_NAME.match(module):
         raise PluginError(f"plugin {module!r} ({source}) is not a module name like 'package.module'")
     try:
-        with registering_for(module):
+        with registering_for(module, core=CORE_PACKAGES):
             mod = importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - any failure of a plugin's import is one line
         first = (str(exc).strip().splitlines() or [""])[0]

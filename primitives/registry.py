@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
@@ -10,18 +11,33 @@ __all__ = ["Registry", "registering_for"]
 
 T = TypeVar("T")
 
-#: the plugin module being imported (innermost last); entries added meanwhile are attributed to it
-_ORIGINS: list[str] = []
+#: the plugin module being imported and the core packages (innermost last); see :func:`registering_for`
+_ORIGINS: list[tuple[str, tuple[str, ...]]] = []
 
 
 @contextmanager
-def registering_for(plugin: str) -> Iterator[None]:
-    """Attribute every entry registered inside the ``with`` block to ``plugin`` (see :meth:`Registry.origin`)."""
-    _ORIGINS.append(plugin)
+def registering_for(plugin: str, core: tuple[str, ...] = ("primitives",)) -> Iterator[None]:
+    """Attribute entries registered inside the ``with`` block to ``plugin`` (see :meth:`Registry.origin`),
+    except those that the module-level code of a ``core`` package registers (a core module first imported
+    while the plugin loads is still the core's)."""
+    _ORIGINS.append((plugin, tuple(core)))
     try:
         yield
     finally:
         _ORIGINS.pop()
+
+
+def _registered_by_core(core: tuple[str, ...]) -> bool:
+    """Whether the registration under way comes from a core module's top-level code: walking out of the
+    registration helpers (core functions), the first module-level frame or non-core frame decides."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).partition(".")[0] not in core:
+            return False
+        if frame.f_code.co_name == "<module>":
+            return True
+        frame = frame.f_back
+    return True
 
 
 class Registry(Generic[T]):
@@ -44,8 +60,8 @@ class Registry(Generic[T]):
         if name in self._items and not replace:
             raise KeyError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
-        if _ORIGINS:
-            self._origins[name] = _ORIGINS[-1]
+        if _ORIGINS and not _registered_by_core(_ORIGINS[-1][1]):
+            self._origins[name] = _ORIGINS[-1][0]
         else:
             self._origins.pop(name, None)
         return item

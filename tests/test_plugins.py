@@ -134,3 +134,21 @@ def test_report_without_the_runs_plugin_renders_every_section_and_says_which_plu
     assert _ok(run_cli("export", str(run), "--plugin", "tests.fault_plugin", env=env)).strip()
     line = _one_line(run_cli("export", str(run), "--format", "mmdet", "--plugin", "tests.fault_plugin", env=env))
     assert "export format 'mmdet' does not apply to space 'reg_tp'" in line
+
+
+def test_a_run_records_the_plugins_that_registered_what_it_uses(plugin_dir):
+    """Attribution is by registering code: core modules first imported while a plugin loads stay the core's."""
+    import subprocess
+    import sys
+
+    code = f"""
+from gp_autoloss.plugins import load_plugins, plugins_used_by
+load_plugins([{PLUGIN!r}, "tests.fault_plugin"])
+print(plugins_used_by("softmax_cls", "toy", "cse", "local"))
+print(plugins_used_by("sigmoid_cls", "mmdet", "vanilla", "local"))
+print(plugins_used_by("reg_tp", "faulty", "random", "local"))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **_env(plugin_dir)}, cwd=REPO_ROOT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:3] == ["[]", "['detectors_adapter.plugin']", f"['{PLUGIN}', 'tests.fault_plugin']"]
