@@ -4,7 +4,9 @@ Two losses are equivalent when they agree wherever training runs them: on every 
 :class:`~primitives.domains.Domain` (signed logits up to large magnitudes, one-hot or binary targets, IoU
 weights in (0, 1] and 1 for background, box areas with 0 <= i <= u <= e). The fingerprint hashes a loss's
 values on a fixed, seeded sample of those domains, computed by the compiled module training runs
-(:meth:`~gp_autoloss.loss.Loss.__call__`, the authors' eps included: ``y / y`` is 0 at ``y = 0``).
+(:meth:`~gp_autoloss.loss.Loss.__call__`, the authors' eps included: ``y / y`` is 0 at ``y = 0``), in float64:
+there two rewritings of one loss differ by rounding far below the digits kept (in float32 they would often
+straddle a rounding boundary and be told apart).
 
 "Agree" is :func:`same_values`: NaN where the other is NaN, +inf (or beyond float32's range, where training
 overflows) where the other is, and finite values equal within a relative tolerance of :data:`RTOL` and an
