@@ -3,7 +3,7 @@
     python -m benchmarks.loss_table                                # both tables, 3 seeds
     python -m benchmarks.loss_table --detectors fcos_tiny --seeds 0 1 2 3 4 --epochs 6 --jobs 2
 
-Every row trains the same tiny detector on the same synthetic shapes split (``data/shapes``, generated when
+Every row trains the same tiny detector on the same synthetic shapes split (``data/shapes_v2``, generated when
 missing) with one loss combination and tests it on val; several training seeds give mean ± std bbox mAP.
 Hand-designed losses are mmdet's own modules (``CrossEntropyLoss``, ``L1Loss``, ``IoULoss``,
 ``BoundedIoULoss``, ``GIoULoss``, ``DIoULoss``, ``CIoULoss``, ``FocalLoss``, ``GHMC``); the searched ones are
@@ -92,7 +92,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, help="training epochs (default: faster_rcnn_tiny 6, fcos_tiny 12; "
                                                    "from scratch on CPU, FCOS learns slower)")
-    parser.add_argument("--data-root", default="data/shapes", help="COCO-format dataset (synthetic when missing)")
+    parser.add_argument("--data-root", default="data/shapes_v2", help="COCO-format dataset (synthetic when missing)")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (default 2, one thread each)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--demo-run", default=DEMO_RUN, help="run whose best loss gets its own row")
@@ -151,8 +151,14 @@ def _train_one(adapter: Any, detector: str, combo: Combo, seed: int) -> dict[str
 
 
 def summarize(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
-    """Mean ± std mAP per row, and whether its gap to ``baseline`` exceeds twice the standard error."""
+    """Mean ± std mAP per row, and whether its gap to ``baseline`` exceeds twice the standard error.
+
+    Rows trained under one seed share the pretrained start, the head's initialisation and every batch
+    (common random numbers), so the gap is measured seed by seed: the mean of the paired differences and
+    their standard error.
+    """
     names = list(dict.fromkeys(r["row"] for r in rows))
+    by_seed = {(r["row"], r["seed"]): r["mAP"] for r in rows}
     stats = {}
     for name in names:
         maps = [r["mAP"] for r in rows if r["row"] == name and r["mAP"] is not None]
@@ -161,19 +167,24 @@ def summarize(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]
         std = statistics.stdev(maps) if len(maps) > 1 else 0.0 if maps else None
         stats[name] = {"row": name, "mean_mAP": mean, "std_mAP": std, "n": len(maps), "failed": failed,
                        "seconds": statistics.fmean([r["seconds"] for r in rows if r["row"] == name])}  # fmt: skip
-    base = stats.get(baseline)
+    seeds = sorted({r["seed"] for r in rows})
     for s in stats.values():
-        if base is None or s["mean_mAP"] is None or base["mean_mAP"] is None or s["row"] == baseline:
-            s["vs_baseline"] = None
-            s["verdict"] = "baseline" if s["row"] == baseline else "-"
+        s["vs_baseline"] = s["se_paired"] = None
+        if s["row"] == baseline:
+            s["verdict"] = "baseline"
             continue
-        gap = s["mean_mAP"] - base["mean_mAP"]
-        s["vs_baseline"] = gap
-        if min(s["n"], base["n"]) < 2:  # no spread to compare the gap with
+        diffs = [by_seed[s["row"], k] - by_seed[baseline, k] for k in seeds
+                 if by_seed.get((s["row"], k)) is not None and by_seed.get((baseline, k)) is not None]
+        if not diffs:
+            s["verdict"] = "-"
+            continue
+        s["vs_baseline"] = statistics.fmean(diffs)
+        if len(diffs) < 2:  # no spread to compare the gap with
             s["verdict"] = "one seed: no spread"
             continue
-        se = math.sqrt(s["std_mAP"] ** 2 / s["n"] + base["std_mAP"] ** 2 / base["n"])
-        s["verdict"] = "within noise" if abs(gap) <= 2 * se else ("better" if gap > 0 else "worse")
+        s["se_paired"] = statistics.stdev(diffs) / math.sqrt(len(diffs))
+        gap = s["vs_baseline"]
+        s["verdict"] = "within noise" if abs(gap) <= 2 * s["se_paired"] else ("better" if gap > 0 else "worse")
     return list(stats.values())
 
 

@@ -161,17 +161,42 @@ def section_loss_tables(results: Path) -> str:
         for s in data["table"]:
             mean = "failed" if s["mean_mAP"] is None else f"{s['mean_mAP']:.4f} ± {s['std_mAP']:.4f}"
             gap = "" if s["vs_baseline"] is None else f"{s['vs_baseline']:+.4f}"
+            if s.get("se_paired") is not None:
+                gap += f" ± {s['se_paired']:.4f}"
             rows.append([s["row"], mean, s["n"], s["failed"], gap, s["verdict"], f"{s['seconds']:.0f}"])
         noisy = sum(1 for s in data["table"] if s["verdict"] == "within noise")
         m = data["machine"]
         parts.append(f"**{data['detector']}** — {data['epochs']} epochs on {data['sizes']['proxy']} synthetic "
                      f"images, val on {data['sizes']['val']}, seeds {data['seeds']}; {m['cpus']} CPUs, "
                      f"{m['jobs']} trainings at once, {m['date']}. Baseline: {data['baseline']}.\n\n"
-                     + _table(["losses", "bbox mAP (mean ± std)", "seeds", "failed", "vs baseline", "verdict",
-                               "s per training"], rows)
+                     + _table(["losses", "bbox mAP (mean ± std)", "seeds", "failed",
+                               "vs baseline (paired mean ± SE)", "verdict", "s per training"], rows)
                      + f"\n\n{noisy} of {len(data['table']) - 1} rows differ from the baseline by less than twice "
-                     "the standard error of the difference: at this scale those gaps are noise, not evidence.")
+                     "the standard error of the paired difference (rows share each seed's start and batches): "
+                     "those gaps are noise, not evidence; the others are beyond two standard errors.")
     return "\n\n".join(parts) or _missing("Tables 6 and 7", "python -m benchmarks.loss_table")
+
+
+def section_proxy_signal(results: Path) -> str:
+    parts = []
+    for _, data in _each_result(results, "proxy_signal_*.json"):
+        st, sizes, m = data["settings"], data["sizes"], data["machine"]
+        rows = [[t["target"], _num(t["value"]), t["wanted"], "met" if t["met"] else "**not met**"]
+                for t in data["targets"]]
+        ranking = "\n".join(f"- seed {seed}: " + ", ".join(f"{n} {data['per_seed'][seed][n]:.3f}" for n in order)
+                            for seed, order in data["rankings"].items())
+        parts.append(f"**{data['detector']}** — default proxy: pretrained backbone + neck "
+                     f"({'yes' if st['pretrained'] else 'no'}), {st['epochs']} epochs on {sizes['proxy']} images, "
+                     f"val on {sizes['val']}; D_verify {sizes['verify']} images × {st['verify_epochs']} passes; "
+                     f"baseline {data['baseline']}; {m['cpus']} CPUs, two trainings side by side on one torch "
+                     f"thread each, {m['date']}, {st['seconds']:.0f} s in all.\n\n"
+                     + _table(["target", "measured", "wanted", "verdict"], rows)
+                     + f"\n\nRanking of the searched branch's losses per seed (best first):\n\n{ranking}\n\n"
+                     f"D_verify vs proxy over {data['verify_pairs']} convergent candidates (bred from the known "
+                     f"losses as a search's first generation is, plus the known losses), seed {data['seeds'][0]}: "
+                     f"Spearman {_num(data['verify_spearman'], 3)}, {data['verify_distinct']} distinct D_verify "
+                     "values.")
+    return "\n\n".join(parts) or _missing("the proxy signal", "python -m benchmarks.proxy_signal")
 
 
 def section_curves(results: Path) -> str:
@@ -229,6 +254,7 @@ def section_speed(results: Path) -> str:
 
 
 SECTIONS: list[tuple[str, Callable[[Path], str]]] = [
+    ("Is the detector proxy an instrument? Level, noise, rank agreement, cost", section_proxy_signal),
     ("Search efficiency: random vs vanilla vs CSE (the paper's Table 5)", section_search_efficiency),
     ("The filter funnel (Table 2)", section_funnel),
     ("Hand-designed vs searched losses on tiny detectors (Tables 6 and 7)", section_loss_tables),

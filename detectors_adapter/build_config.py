@@ -137,6 +137,11 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
     cfg.default_hooks = hooks
     custom = [h for h in (cfg.get("custom_hooks") or []) if h.get("type") != "NonFiniteLossHook"]
     cfg.custom_hooks = [*custom, {"type": "NonFiniteLossHook"}]
+    if spec.pretrained:
+        cfg.custom_hooks.append({"type": "LoadPretrainedHook", "checkpoint": str(spec.pretrained),
+                                 "prefixes": list(spec.pretrained_prefixes)})
+    if spec.trace_batches:
+        cfg.custom_hooks.append({"type": "BatchTraceHook", "path": str(Path(spec.work_dir) / "batches.json")})
     cfg.randomness = {"seed": int(spec.seed), "deterministic": False}
     cfg.load_from = None
     cfg.resume = False

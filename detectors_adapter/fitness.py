@@ -14,7 +14,7 @@ A candidate that diverges, crashes training or runs out of time raises
 :class:`~gp_autoloss.fitness.CandidateFailed`; bad settings raise a one-line :class:`ConfigError`.
 The parent process never imports mmdet.
 
->>> adapter = MMDetFitnessAdapter("sigmoid_cls", detector="fcos_tiny", data_root="data/shapes",
+>>> adapter = MMDetFitnessAdapter("sigmoid_cls", detector="fcos_tiny", data_root="data/shapes_v2",
 ...                               generate_data=True, epochs=3)                     # doctest: +SKIP
 >>> adapter.proxy(gp_autoloss.known_loss("fli"), seed=0)                            # doctest: +SKIP
 0.11...
@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 from detectors_adapter.data.coco import build_verify_set, category_names, sample_subset, validate_coco
 from detectors_adapter.data.synthetic import DEFAULT_DATA_ROOT, ensure_dataset
 from detectors_adapter.detectors import DETECTORS, get_detector
+from detectors_adapter.pretrained_weights import resolve_pretrained
 from detectors_adapter.spec import TrainSpec
 from gp_autoloss.errors import ConfigError, GpAutolossError
 from gp_autoloss.fitness.base import CandidateFailed, FitnessAdapter
@@ -94,6 +95,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
         cfg_options: ``{"dotted.key": value}`` config overrides.
         nproc: training processes per evaluation (default 1): with ``device=cuda``, mmdet's distributed
             training of one candidate on ``nproc`` GPUs (torchrun, NCCL); on CPU, ``nproc`` gloo ranks.
+        pretrained: ``default`` (the tiny detectors' shipped backbone + neck pretrained on synthetic shapes that
+            no split uses; see :mod:`detectors_adapter.pretrain`), ``none`` (from scratch) or a state-dict file.
         keep_work_dirs: keep each evaluation's work directory (logs) for debugging.
         work_root: where temporary directories go (default: the system's).
     """
@@ -104,13 +107,13 @@ class MMDetFitnessAdapter(FitnessAdapter):
     def __init__(self, space: str, detector: str = "fcos_tiny", data_root: str | Path = DEFAULT_DATA_ROOT,
                  train_ann: str = "annotations/train.json", train_images: str = "train",
                  val_ann: str = "annotations/val.json", val_images: str = "val", generate_data: bool = False,
-                 epochs: int = 3, verify_epochs: int = 12, proxy_images: int | None = None,
+                 epochs: int = 4, verify_epochs: int = 64, proxy_images: int | None = None,
                  val_limit: int | None = None, data_seed: int = 0, time_limit: float = 900.0,
                  verify_time_limit: float | None = None, device: str = "cpu", threads: int | None = 1,
                  batch_size: int | None = None, lr: float | None = None, other_loss: str | None = None,
                  config: str | None = None, cfg_options: dict[str, Any] | None = None,
                  nproc: int = 1, keep_work_dirs: bool = False, work_root: str | None = None,
-                 **unknown: Any) -> None:
+                 pretrained: str | None = "default", **unknown: Any) -> None:
         if unknown:
             raise ConfigError(f"mmdet adapter: unknown option(s) {', '.join(sorted(unknown))}")
         super().__init__(space, detector=detector, data_root=str(data_root), train_ann=train_ann,
@@ -118,7 +121,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
                          verify_epochs=verify_epochs, proxy_images=proxy_images, val_limit=val_limit,
                          data_seed=data_seed, time_limit=time_limit, verify_time_limit=verify_time_limit,
                          device=device, threads=threads, batch_size=batch_size, lr=lr, other_loss=other_loss,
-                         config=config, cfg_options=dict(cfg_options or {}), nproc=nproc)
+                         config=config, cfg_options=dict(cfg_options or {}), nproc=nproc, pretrained=pretrained)
         self.detector = get_detector(detector)
         self.detector.branch(self.space.name)  # ConfigError when the detector has no such branch
         self.epochs = _positive_int("epochs", epochs)
@@ -145,6 +148,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
                                   f"{torch.cuda.device_count()}")
         self.device = device
         self.config = self._config_path(config)
+        self.pretrained, self.pretrained_prefixes = resolve_pretrained(self.detector.name, pretrained)
         if cfg_options is not None and not isinstance(cfg_options, dict):
             raise ConfigError("mmdet adapter: cfg_options must be a mapping of dotted keys to values")
         self.cfg_options = dict(cfg_options or {})
@@ -229,7 +233,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
         return float(self.train(loss.to_prefix(), seed, stage)["metric"])
 
     def train(self, formula: str | None, seed: int, stage: str = "proxy", *, other_formula: Any = _ADAPTER,
-              cfg_options: dict[str, Any] | None = None, curves: bool = False) -> dict[str, Any]:  # fmt: skip
+              cfg_options: dict[str, Any] | None = None, curves: bool = False,
+              trace_batches: bool = False) -> dict[str, Any]:  # fmt: skip
         """Train and test the detector once, isolated; returns the run's result (``metric`` = bbox mAP).
 
         ``formula`` (DEAP prefix of the adapter's space) goes into the searched branch, ``None`` keeps the
@@ -237,7 +242,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
         ``other_loss``). ``cfg_options`` are merged after the adapter's own (e.g. a native mmdet loss:
         ``{"model.bbox_head.loss_bbox": {"_delete_": True, "type": "DIoULoss"}}``). ``stage`` ``"verify"``
         trains and tests on D_verify, ``"proxy"`` on the proxy and val splits. ``curves`` adds per-iteration
-        training losses and per-epoch val metrics (``result["curves"]``). Raises
+        training losses and per-epoch val metrics (``result["curves"]``); ``trace_batches`` the image ids and flips
+        of every training batch (``result["batches"]``). Raises
         :class:`~gp_autoloss.fitness.CandidateFailed` when training diverges, crashes or runs out of time.
         """
         if stage == "verify":  # D_verify: a handful of images, one long epoch of verify_epochs passes
@@ -256,8 +262,9 @@ class MMDetFitnessAdapter(FitnessAdapter):
             epochs=epochs, work_dir=str(work), result=str(work / "result.json"), seed=int(seed), device=self.device,
             threads=self.threads, batch_size=self.batch_size, lr=self.lr, config=self.config,
             cfg_options={**self.cfg_options, **(cfg_options or {})},
-            train_size=self.sizes[stage], repeat=repeat, nproc=self.nproc,
-            curves=curves)  # fmt: skip
+            train_size=self.sizes[stage], repeat=repeat, nproc=self.nproc, curves=curves,
+            pretrained=self.pretrained, pretrained_prefixes=self.pretrained_prefixes,
+            trace_batches=trace_batches)  # fmt: skip
         try:
             result = self._run(spec, work, time_limit)
         finally:

@@ -1,6 +1,6 @@
 """Generate the synthetic shapes dataset (COCO format) from the command line.
 
-    python -m detectors_adapter.make_dataset data/shapes --train 200 --val 50 --seed 0
+    python -m detectors_adapter.make_dataset data/shapes_v2 --train 1000 --val 500 --seed 0
 
 Bad input gives one line on stderr and exit code 2.
 """
@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from detectors_adapter.data import DEFAULT_DATA_ROOT, generate_dataset
+from detectors_adapter.data.synthetic import DEFAULT_TRAIN, DEFAULT_VAL
 from gp_autoloss.errors import GpAutolossError
 
 __all__ = ["main"]
@@ -22,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Write the synthetic shapes detection dataset in COCO format.")
     parser.add_argument("root", nargs="?", default=str(DEFAULT_DATA_ROOT),
                         help=f"output directory (default {DEFAULT_DATA_ROOT})")
-    parser.add_argument("--train", type=int, default=200, help="training images (default 200)")
-    parser.add_argument("--val", type=int, default=50, help="validation images (default 50)")
+    parser.add_argument("--train", type=int, default=DEFAULT_TRAIN, help=f"training images (default {DEFAULT_TRAIN})")
+    parser.add_argument("--val", type=int, default=DEFAULT_VAL, help=f"validation images (default {DEFAULT_VAL})")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     args = parser.parse_args(argv)
     try:

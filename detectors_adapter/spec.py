@@ -35,6 +35,9 @@ class TrainSpec:
         nproc: training processes (mmengine's distributed launcher, one per GPU with ``device`` ``cuda``;
             ``gloo`` on CPU); the batch size is per process.
         curves: validate on the test split after every epoch and return the training-loss and mAP curves.
+        pretrained: a plain tensor state dict loaded before the first iteration (the tiny detectors'
+            pretrained backbone and neck); ``pretrained_prefixes``: the key prefixes that must all be in it.
+        trace_batches: record the image ids and flips of every training batch (``result["batches"]``).
     """
 
     detector: str
@@ -60,6 +63,9 @@ class TrainSpec:
     repeat: int = 1
     nproc: int = 1
     curves: bool = False
+    pretrained: str | None = None
+    pretrained_prefixes: list[str] = field(default_factory=lambda: ["backbone."])
+    trace_batches: bool = False
 
     def dump(self, path: str | Path) -> Path:
         """Write the spec as JSON."""

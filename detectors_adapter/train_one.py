@@ -94,6 +94,9 @@ def run_spec(spec: Any) -> dict[str, Any]:
     }
     if curves is not None:
         payload["curves"] = curves
+    batches_path = Path(spec.work_dir) / "batches.json"
+    if spec.trace_batches and batches_path.is_file():
+        payload["batches"] = json.loads(batches_path.read_text(encoding="utf-8"))
     return payload
 
 

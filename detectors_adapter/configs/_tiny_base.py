@@ -6,7 +6,7 @@ default_scope = 'mmdet'
 custom_imports = dict(imports=['detectors_adapter.models'], allow_failed_imports=False)
 
 dataset_type = 'CocoDataset'
-data_root = 'data/shapes/'
+data_root = 'data/shapes_v2/'
 metainfo = dict(classes=('rectangle', 'frame', 'ellipse', 'ring', 'triangle', 'cross'))
 img_scale = (128, 128)
 

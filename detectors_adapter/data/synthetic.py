@@ -7,7 +7,12 @@ and partial occlusion. A tiny detector trained for a few epochs reaches a bbox m
 be told apart. Every image is drawn from its own seed ``(seed, split, index)``: a dataset is identical for
 the same seed on any machine, and the first ``k`` images do not depend on how many are made.
 
-    python -m detectors_adapter.make_dataset data/shapes --train 200 --val 50 --seed 0
+    python -m detectors_adapter.make_dataset data/shapes_v2 --train 1000 --val 500 --seed 0
+
+The default set (:data:`DEFAULT_DATA_ROOT`, :data:`DEFAULT_TRAIN` / :data:`DEFAULT_VAL` images) is what the
+mmdet adapter's default proxy trains and validates on: enough training images that one short training learns
+the task and a val split large enough that its mAP is not itself noise. The pretrained backbones were
+trained on another seed's images (:mod:`detectors_adapter.pretrain`), so no proxy split was seen before.
 """
 
 from __future__ import annotations
@@ -22,12 +27,15 @@ import numpy as np
 from detectors_adapter.data.coco import write_coco
 from gp_autoloss.errors import ConfigError
 
-__all__ = ["CLASSES", "DEFAULT_DATA_ROOT", "IMAGE_SIZE", "ensure_dataset", "generate_dataset"]
+__all__ = ["CLASSES", "DEFAULT_DATA_ROOT", "DEFAULT_TRAIN", "DEFAULT_VAL", "IMAGE_SIZE", "ensure_dataset",
+           "generate_dataset"]
 
 #: category names, in category-id order (ids start at 1)
 CLASSES = ("rectangle", "frame", "ellipse", "ring", "triangle", "cross")
 #: where ``make demo`` and the adapter's defaults put the dataset (relative to the working directory)
-DEFAULT_DATA_ROOT = Path("data/shapes")
+DEFAULT_DATA_ROOT = Path("data/shapes_v2")
+#: image counts of the default set (the adapter's default proxy split and val split)
+DEFAULT_TRAIN, DEFAULT_VAL = 1000, 500
 IMAGE_SIZE = 128
 MIN_SIDE, MAX_SIDE = 8, 64
 MAX_OBJECTS = 6
@@ -199,7 +207,8 @@ def _paths(root: Path) -> dict[str, Path]:
             "train_images": root / "train", "val_images": root / "val"}
 
 
-def generate_dataset(root: str | Path, n_train: int = 200, n_val: int = 50, seed: int = 0) -> dict[str, Path]:
+def generate_dataset(root: str | Path, n_train: int = DEFAULT_TRAIN, n_val: int = DEFAULT_VAL,
+                     seed: int = 0) -> dict[str, Path]:
     """Write the dataset under ``root``: ``train/``, ``val/`` PNGs and ``annotations/{train,val}.json``.
 
     Images are written first and each annotation file last and atomically, so a dataset whose two annotation
@@ -225,7 +234,7 @@ def generate_dataset(root: str | Path, n_train: int = 200, n_val: int = 50, seed
     return paths
 
 
-def ensure_dataset(root: str | Path = DEFAULT_DATA_ROOT, n_train: int = 200, n_val: int = 50,
+def ensure_dataset(root: str | Path = DEFAULT_DATA_ROOT, n_train: int = DEFAULT_TRAIN, n_val: int = DEFAULT_VAL,
                    seed: int = 0) -> dict[str, Path]:
     """The dataset's paths under ``root``, generated first only when an annotation file is missing."""
     paths = _paths(Path(root))

@@ -14,9 +14,11 @@ from detectors_adapter.models.dense_ghm import DenseGHMCLoss
 from detectors_adapter.models.fcos_head import GPFCOSHead
 from detectors_adapter.models.gp_loss import SUPPORTED_SPACES, GPLoss, box_terms, load_formula
 from detectors_adapter.models.hooks import CurveRecorderHook, NonFiniteLossError, NonFiniteLossHook
+from detectors_adapter.models.pretrained import BatchTraceHook, LoadPretrainedHook, load_pretrained
 
 __all__ = [
     "SUPPORTED_SPACES",
+    "BatchTraceHook",
     "CPUDistributedDataParallel",
     "CurveRecorderHook",
     "DenseGHMCLoss",
@@ -25,9 +27,11 @@ __all__ = [
     "GPLoss",
     "GPShared2FCBBoxHead",
     "GPShared4Conv1FCBBoxHead",
+    "LoadPretrainedHook",
     "NonFiniteLossError",
     "NonFiniteLossHook",
     "allow_cpu_ranks",
     "box_terms",
     "load_formula",
+    "load_pretrained",
 ]  # fmt: skip

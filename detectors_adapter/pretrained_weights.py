@@ -1,0 +1,109 @@
+"""The shipped pretrained starts of the tiny detectors (plain data and a checksum check; no mmdet import).
+
+``checkpoints/fcos_tiny_shapes.pth`` holds the ``backbone.`` and ``neck.`` tensors of tiny FCOS trained on
+the synthetic pretraining set (``python -m detectors_adapter.pretrain``); ``checkpoints/manifest.json``
+records, per file, how it was made and its SHA-256. Both tiny detectors share the ResNet-18/16 backbone:
+FCOS loads backbone and neck, Faster R-CNN (whose FPN has other levels) the backbone, as an
+ImageNet-pretrained backbone is loaded into any detector. The adapter option ``pretrained`` is ``default`` (the shipped
+file for the tiny detectors, none for the R50 ones, whose configs load ImageNet weights themselves), ``none``
+(train from scratch) or a path to a plain tensor state dict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from gp_autoloss.errors import ConfigError
+
+__all__ = ["CHECKPOINT_DIR", "MANIFEST", "PRETRAINED", "PRETRAIN_DATA_SEED", "PretrainedStart",
+           "check_state_dict", "resolve_pretrained", "sha256"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+MANIFEST = CHECKPOINT_DIR / "manifest.json"
+#: seed of the synthetic pretraining set; the proxy, val and D_verify splits use other seeds
+PRETRAIN_DATA_SEED = 1000
+
+
+@dataclass(frozen=True)
+class PretrainedStart:
+    """A shipped checkpoint for a detector: its file under :data:`CHECKPOINT_DIR`, the detector that
+    ``pretrain`` trains to make it (with its native losses), and the key prefixes it holds."""
+
+    file: str
+    pretrained_by: str
+    prefixes: tuple[str, ...] = ("backbone.", "neck.")
+
+
+PRETRAINED: dict[str, PretrainedStart] = {
+    "fcos_tiny": PretrainedStart("fcos_tiny_shapes.pth", "fcos_tiny"),
+    "faster_rcnn_tiny": PretrainedStart("fcos_tiny_shapes.pth", "fcos_tiny", ("backbone.",)),
+}
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_state_dict(path: Path) -> int:
+    """Read ``path`` as torch does in training (``weights_only``) and check it is a tensor state dict with
+    ``backbone.`` keys; returns the number of tensors, or raises a one-line :class:`ConfigError`."""
+    import torch
+
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever torch says, the file is not a usable checkpoint
+        raise ConfigError(f"mmdet adapter: cannot read pretrained checkpoint {path} "
+                          f"({type(exc).__name__}); give a plain tensor state dict") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"mmdet adapter: pretrained checkpoint {path} is not a state dict of tensors")
+    if not any(str(k).startswith("backbone.") for k in state):
+        raise ConfigError(f"mmdet adapter: pretrained checkpoint {path} holds no backbone.* tensors")
+    return len(state)
+
+
+def resolve_pretrained(detector: str, option: str | None,
+                       directory: Path = CHECKPOINT_DIR) -> tuple[str | None, list[str]]:
+    """The checkpoint path and required key prefixes for the adapter option ``pretrained``.
+
+    ``default``: the shipped checkpoint of a tiny detector (under ``directory``), checked against the
+    manifest's SHA-256 (a missing or altered file is a one-line :class:`ConfigError`, never a silent random
+    start); ``none`` or ``None``: no checkpoint; any other value: a user's state-dict file, which must be a
+    readable tensor state dict with backbone tensors (whether they fit the model is checked when training
+    loads it).
+    """
+    if option is None or option == "none":
+        return None, []
+    if not isinstance(option, str) or not option:
+        raise ConfigError(f"mmdet adapter: pretrained must be 'default', 'none' or a file path, not {option!r}")
+    if option == "default":
+        start = PRETRAINED.get(detector)
+        if start is None:
+            return None, []
+        path, manifest = directory / start.file, directory / MANIFEST.name
+        try:
+            expected = json.loads(manifest.read_text(encoding="utf-8"))[start.file]["sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(f"mmdet adapter: no checksum for {detector}'s pretrained checkpoint in {manifest}; "
+                              f"rebuild it: python -m detectors_adapter.pretrain --detector {start.pretrained_by}") from None
+        if not path.is_file():
+            raise ConfigError(f"mmdet adapter: pretrained checkpoint {path} is missing; rebuild it: "
+                              f"python -m detectors_adapter.pretrain --detector {start.pretrained_by}")
+        if sha256(path) != expected:
+            raise ConfigError(f"mmdet adapter: pretrained checkpoint {path} does not match its checksum; rebuild "
+                              f"it: python -m detectors_adapter.pretrain --detector {start.pretrained_by}")
+        return str(path), list(start.prefixes)
+    path = Path(option)
+    if not path.is_file():
+        raise ConfigError(f"mmdet adapter: pretrained checkpoint not found: {option}")
+    check_state_dict(path)
+    return str(path.resolve()), ["backbone."]
