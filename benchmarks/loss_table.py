@@ -78,8 +78,8 @@ FCOS = (
 TABLES = {"faster_rcnn_tiny": FASTER_RCNN, "fcos_tiny": FCOS}
 #: the row each table's others are compared with
 BASELINE = {"faster_rcnn_tiny": "CE + GIoU", "fcos_tiny": "FL + GIoU"}
-#: training epochs per detector when --epochs is not given
-EPOCHS = {"faster_rcnn_tiny": 6, "fcos_tiny": 12}
+#: training epochs per detector when --epochs is not given (None: the adapter's default proxy)
+EPOCHS: dict[str, int | None] = {"faster_rcnn_tiny": None, "fcos_tiny": None}
 #: the run ``make demo`` leaves behind (its searched branch and detector)
 DEMO_RUN = "demo_out/search_fcos_cse"
 
@@ -90,8 +90,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--detectors", nargs="+", default=list(TABLES), choices=list(TABLES))
     parser.add_argument("--rows", nargs="+", help="only these rows (names as in the table)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, help="training epochs (default: faster_rcnn_tiny 6, fcos_tiny 12; "
-                                                   "from scratch on CPU, FCOS learns slower)")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the adapter's default proxy, "
+                                                   "which starts from the pretrained tiny backbone)")
     parser.add_argument("--data-root", default="data/shapes_v2", help="COCO-format dataset (synthetic when missing)")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (default 2, one thread each)")
     parser.add_argument("--device", default="cpu")
@@ -206,10 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         from detectors_adapter.detectors import get_detector
 
         epochs = args.epochs or EPOCHS[detector]
+        settings = {"epochs": epochs} if epochs else {}
         try:
             adapter = MMDetFitnessAdapter(get_detector(detector).cls_space, detector=detector,
-                                          data_root=args.data_root, generate_data=True, epochs=epochs,
-                                          threads=1, device=args.device, time_limit=args.time_limit)  # fmt: skip
+                                          data_root=args.data_root, generate_data=True, threads=1,
+                                          device=args.device, time_limit=args.time_limit, **settings)  # fmt: skip
+            epochs = adapter.epochs
         except GpAutolossError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
