@@ -7,7 +7,8 @@ import math
 import pytest
 
 from benchmarks.loss_table import summarize
-from benchmarks.proxy_signal import ranks, spearman, summarize as summarize_signal
+from benchmarks.proxy_signal import ranks, spearman
+from benchmarks.proxy_signal import summarize as summarize_signal
 
 
 def test_ranks_average_ties() -> None:
