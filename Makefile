@@ -53,8 +53,10 @@ $(STAMPS)/mmcv: $(STAMPS)/torch
 	MMCV_WITH_OPS=1 MAX_JOBS=2 $(VPIP) install --no-build-isolation "mmcv==$(MMCV_VERSION)"
 	touch $@
 
-$(STAMPS)/core: $(STAMPS)/torch setup.py
+# the example plugin package (examples/segmentation) is installed too: its tests run every command on it
+$(STAMPS)/core: $(STAMPS)/torch setup.py examples/segmentation/setup.py
 	$(VPIP) install --quiet -e ".[dev]"
+	$(VPIP) install --quiet --no-deps --no-build-isolation -e examples/segmentation
 	touch $@
 
 $(STAMPS)/project: $(STAMPS)/mmcv $(STAMPS)/core setup.py Makefile

@@ -1,0 +1,48 @@
+"""The ``inline`` executor: evaluates every job in the driver process, one after the other.
+
+A minimal :class:`~gp_autoloss.execution.Executor`: no worker start-up (handy for a tiny model and for
+debugging an adapter with a debugger), but also no time or memory limit and no isolation -- a candidate that
+hangs hangs the search. The core's ``local`` executor is the one to use otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from gp_autoloss.execution import EXECUTORS, EvalJob, EvalResult, Executor
+from gp_autoloss.fitness import create_adapter
+from gp_autoloss.loss import parse
+
+__all__ = ["InlineExecutor"]
+
+
+class InlineExecutor(Executor):
+    """Runs each :class:`EvalJob` here and now; a candidate that raises is a failed result, never a crash."""
+
+    name = "inline"
+
+    def __init__(self, adapter: Any, **kwargs: Any) -> None:
+        super().__init__(adapter, **kwargs)
+        self._adapter = create_adapter(adapter.name, adapter.space, **adapter.options)
+
+    def run(self, jobs: Sequence[EvalJob]) -> Iterator[EvalResult]:
+        for job in jobs:
+            start = time.perf_counter()
+            try:
+                loss = parse(job.formula, self.adapter.space)
+                stage = self._adapter.verify if job.stage == "verify" else self._adapter.proxy
+                metric = float(stage(loss, job.seed))
+                ok = math.isfinite(metric)
+                reason = "" if ok else f"metric is {metric}"
+            except Exception as exc:  # noqa: BLE001 - a candidate that raises is a failed candidate
+                metric, ok, reason = None, False, f"{type(exc).__name__}: {exc}"[:500]
+            yield EvalResult(job.job_id, ok, metric if ok else None, reason, time.perf_counter() - start)
+
+    def close(self) -> None:
+        self._adapter.close()
+
+
+EXECUTORS.add("inline", InlineExecutor)
