@@ -84,7 +84,7 @@ def test_show_knows_the_plugin_space_primitive_and_known_loss():
 
 def test_check_runs_the_plugin_probes_and_convergence_property():
     verdict = json.loads(_ok(run_cli("check", "bce_seg", "--json")))
-    assert verdict["passed"] is True
+    assert verdict["passed"] is True and verdict["convergence"]["passed"] is True  # checked, not "not checked"
     assert _ok(run_cli("check", SQUARED, *SPACE))
     # a loss that rises with a foreground pixel's logit fails the plugin's convergence curves
     wrong = run_cli("check", "softplus(x) + g * x", *SPACE)
@@ -120,11 +120,14 @@ def test_search_with_each_strategy_scores_candidates(runs, strategy):
 
 def test_resume_continues_the_run(runs):
     run = runs["vanilla"]
-    before = _report_json(run)
+    before = _candidates(run)
+    generations = len(_report_json(run)["generations"])
+    assert {c["generation"] for c in before} == {-1, 0}  # the initial loss (-1) and one generation
     _ok(run_cli("search", "--out", str(run), "--resume", "--generations", "2", "-q", timeout=600))
-    after = _report_json(run)
-    assert len(after["generations"]) == len(before["generations"]) + 1
-    assert len(_candidates(run)) > len(before["leaderboard"])
+    after = _candidates(run)
+    assert [c["key"] for c in after[: len(before)]] == [c["key"] for c in before]  # the first generation kept
+    assert any(c["generation"] == 1 and c.get("proxy_ok") for c in after)  # a second one bred and scored
+    assert len(_report_json(run)["generations"]) == generations + 1
 
 
 @pytest.mark.parametrize("strategy", ["random", "vanilla", "cse"])

@@ -36,8 +36,9 @@ NAN_LOSS = {
 
 @pytest.fixture(scope="module")
 def adapters() -> dict[str, FitnessAdapter]:
-    """One adapter per space, shared so each seed's data is generated once."""
-    return {sp: create_adapter("toy", sp) for sp in SPACES}
+    """One adapter per space the toy adapter scores (an installed plugin may register others), shared so each
+    seed's data is generated once."""
+    return {sp: create_adapter("toy", sp) for sp in ToyAdapter.spaces}
 
 
 # ---- metrics ------------------------------------------------------------------------------------------
