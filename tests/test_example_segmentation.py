@@ -25,7 +25,7 @@ INSTALL = "python -m pip install --no-deps --no-build-isolation -e examples/segm
 if not any(ep.module == "gpa_segmentation" for ep in entry_points(group="gp_autoloss.plugins")):
     pytest.skip(f"the example plugin package is not installed: {INSTALL}", allow_module_level=True)
 
-SPACE = ["--space", "seg_bin"]
+SPACE = ["--space", "bin_seg"]
 #: a few images and steps: an evaluation takes milliseconds
 TINY = ["--adapter", "seg_blobs", "--adapter-option", "steps=4", "--adapter-option", "verify_steps=2",
         "--adapter-option", "train_images=6", "--adapter-option", "val_images=4", "--adapter-option",
@@ -77,7 +77,7 @@ def test_the_package_is_installed_from_its_own_setup_py():
 
 def test_show_knows_the_plugin_space_primitive_and_known_loss():
     out = _ok(run_cli("show", "bce_seg"))
-    assert "seg_bin" in out and "softplus(x) - g * x" in out
+    assert "bin_seg" in out and "softplus(x) - g * x" in out
     out = _ok(run_cli("show", "square(x - g) / 2", *SPACE))
     assert "square(x - g) / 2" in out and "Scalar" in out
 
@@ -115,7 +115,7 @@ def test_search_with_each_strategy_scores_candidates(runs, strategy):
     scored = [c for c in cands if c.get("proxy_ok")]
     assert scored and all(0.0 <= c["proxy_metric"] <= 1.0 for c in scored)
     config = _report_json(runs[strategy])["config"]
-    assert config["space"] == "seg_bin" and "gpa_segmentation" in config["plugins"]
+    assert config["space"] == "bin_seg" and "gpa_segmentation" in config["plugins"]
 
 
 def test_resume_continues_the_run(runs):
@@ -151,7 +151,7 @@ def test_export_parses_back(runs, tmp_path):
     run = str(runs["cse"])
     text = _ok(run_cli("export", run)).strip()
     data = json.loads(_ok(run_cli("export", run, "--format", "json")))
-    assert data["space"] == "seg_bin" and data["formula"] == text
+    assert data["space"] == "bin_seg" and data["formula"] == text
     assert _ok(run_cli("export", run, "--format", "prefix")).strip() == data["prefix"]
     for form in (text, data["prefix"]):  # infix and prefix parse back to the same loss
         assert f"infix:  {text}" in _ok(run_cli("show", form, *SPACE))
@@ -159,11 +159,11 @@ def test_export_parses_back(runs, tmp_path):
     snippet.write_text(_ok(run_cli("export", run, "--format", "seg_torch")) + (
         "import torch\n"
         "x, g = torch.randn(20, dtype=torch.float64), (torch.rand(20) < 0.3).double()\n"
-        f"assert torch.allclose(seg_loss(x=x, g=g), parse({text!r}, 'seg_bin').to_torch()(x=x, g=g))\n"
+        f"assert torch.allclose(seg_loss(x=x, g=g), parse({text!r}, 'bin_seg').to_torch()(x=x, g=g))\n"
         "print('ok')\n"
     ))  # fmt: skip
     proc = subprocess.run([sys.executable, str(snippet)], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
     # a format of the detection plugin does not apply to this space: one line, exit 2
     other = run_cli("export", run, "--format", "mmdet")
-    assert other.returncode == 2 and "seg_bin" in other.stderr
+    assert other.returncode == 2 and "bin_seg" in other.stderr

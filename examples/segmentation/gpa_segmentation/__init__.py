@@ -3,9 +3,9 @@
 Importing this module (every ``gp-autoloss`` command does, through the entry point in ``setup.py``) registers:
 
 * the primitive ``square`` (:mod:`gpa_segmentation.space`);
-* the space ``seg_bin``: per-pixel logit ``x`` (signed reals, the prediction) and mask ``g`` (binary);
+* the space ``bin_seg``: per-pixel logit ``x`` (signed reals, the prediction) and mask ``g`` (binary);
 * the known loss ``bce_seg`` (binary cross-entropy with logits), the space's initial loss;
-* the probes and the convergence check of ``seg_bin`` (:mod:`gpa_segmentation.probes`);
+* the probes and the convergence check of ``bin_seg`` (:mod:`gpa_segmentation.probes`);
 * the fitness adapter ``seg_blobs``: a tiny conv net on synthetic blobs, validation IoU
   (:mod:`gpa_segmentation.adapter`);
 * the executor ``inline``: every evaluation in the driver process (:mod:`gpa_segmentation.executor`);

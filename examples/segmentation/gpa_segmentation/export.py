@@ -12,12 +12,12 @@ __all__ = ["torch_snippet"]
 
 
 def torch_snippet(run: Any, best: dict[str, Any]) -> str:
-    """Python text: parse the best formula in ``seg_bin`` and compile it to a per-pixel torch loss."""
+    """Python text: parse the best formula in ``bin_seg`` and compile it to a per-pixel torch loss."""
     metric = best.get("proxy_metric")
     score = f" (proxy IoU {metric:.4f})" if isinstance(metric, (int, float)) else ""
     return (
         f"# {SPACE} loss found by gp-autoloss{score}\n"
-        "import gpa_segmentation  # noqa: F401  (registers seg_bin and square)\n"
+        "import gpa_segmentation  # noqa: F401  (registers bin_seg and square)\n"
         "from gp_autoloss import parse\n\n"
         f"seg_loss = parse({best['formula']!r}, {SPACE!r}).to_torch()\n"
         "# per-pixel loss of logits and 0/1 masks of the same shape:\n"

@@ -1,4 +1,4 @@
-"""Probes and the convergence check of ``seg_bin``, registered the way the built-in spaces register theirs.
+"""Probes and the convergence check of ``bin_seg``, registered the way the built-in spaces register theirs.
 
 Convergence: along a curve the pixel's logit ``x`` grows while its mask ``g`` stays fixed. For a foreground
 pixel (``g = 1``) the loss must not increase and its gradient must vanish at large logits (a confident, right

@@ -1,4 +1,4 @@
-"""The ``square`` primitive, the ``seg_bin`` space and its initial loss ``bce_seg``."""
+"""The ``square`` primitive, the ``bin_seg`` space and its initial loss ``bce_seg``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from primitives import UNARY, Binary, Input, Real, Scalar, SearchSpace, primitiv
 
 __all__ = ["INITIAL_LOSS", "LOGITS", "SPACE", "SEG_PRIMITIVES"]
 
-SPACE = "seg_bin"
+SPACE = "bin_seg"
 INITIAL_LOSS = "bce_seg"
 #: per-pixel logits: signed, near 0 (an untrained head) to large magnitudes (a confident one), never exactly 0
 LOGITS = Real(zero=0.0)
