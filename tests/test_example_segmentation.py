@@ -17,15 +17,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import REPO_ROOT
+from tests.conftest import run_cli as _run_cli
 
-EXAMPLE = REPO_ROOT / "examples" / "segmentation"
 INSTALL = "python -m pip install --no-deps --no-build-isolation -e examples/segmentation (make setup-core does it)"
 
 if not any(ep.module == "gpa_segmentation" for ep in entry_points(group="gp_autoloss.plugins")):
     pytest.skip(f"the example plugin package is not installed: {INSTALL}", allow_module_level=True)
 
 SPACE = ["--space", "bin_seg"]
+#: seconds per command: generous, for a loaded machine (each is a few seconds of CPU)
+TIMEOUT = 900
+
+
+def run_cli(*args: str, timeout: float = TIMEOUT):
+    """The CLI as a subprocess (:func:`tests.conftest.run_cli`) with this module's time limit."""
+    return _run_cli(*args, timeout=timeout)
+
+
 #: a few images and steps: an evaluation takes milliseconds
 TINY = ["--adapter", "seg_blobs", "--adapter-option", "steps=4", "--adapter-option", "verify_steps=2",
         "--adapter-option", "train_images=6", "--adapter-option", "val_images=4", "--adapter-option",
@@ -42,7 +51,7 @@ def _ok(proc) -> str:
 
 
 def _search(out: Path, strategy: str, *extra: str) -> None:
-    _ok(run_cli(*SEARCH, "--strategy", strategy, "--out", str(out), *extra, timeout=600))
+    _ok(run_cli(*SEARCH, "--strategy", strategy, "--out", str(out), *extra))
 
 
 def _report_json(run: Path) -> dict:
@@ -123,7 +132,7 @@ def test_resume_continues_the_run(runs):
     before = _candidates(run)
     generations = len(_report_json(run)["generations"])
     assert {c["generation"] for c in before} == {-1, 0}  # the initial loss (-1) and one generation
-    _ok(run_cli("search", "--out", str(run), "--resume", "--generations", "2", "-q", timeout=600))
+    _ok(run_cli("search", "--out", str(run), "--resume", "--generations", "2", "-q"))
     after = _candidates(run)
     assert [c["key"] for c in after[: len(before)]] == [c["key"] for c in before]  # the first generation kept
     assert any(c["generation"] == 1 and c.get("proxy_ok") for c in after)  # a second one bred and scored
@@ -162,7 +171,7 @@ def test_export_parses_back(runs, tmp_path):
         f"assert torch.allclose(seg_loss(x=x, g=g), parse({text!r}, 'bin_seg').to_torch()(x=x, g=g))\n"
         "print('ok')\n"
     ))  # fmt: skip
-    proc = subprocess.run([sys.executable, str(snippet)], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    proc = subprocess.run([sys.executable, str(snippet)], capture_output=True, text=True, timeout=TIMEOUT, cwd=REPO_ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
     # a format of the detection plugin does not apply to this space: one line, exit 2
     other = run_cli("export", run, "--format", "mmdet")
