@@ -245,7 +245,8 @@ def summarize(detector: str, names: list[str], rows: list[dict[str, Any]], seeds
         "verify_distinct": len({v for v, _ in pairs}),
         "verify_spearman": verify_rho,
         "trainings": rows,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M")},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                    "load_average_15min": os.getloadavg()[2]},
     }  # fmt: skip
     result["targets"] = verdicts(result)
     return result

@@ -172,8 +172,11 @@ def section_loss_tables(results: Path) -> str:
                      + _table(["losses", "bbox mAP (mean ± std)", "seeds", "failed",
                                "vs baseline (paired mean ± SE)", "verdict", "s per training"], rows)
                      + f"\n\n{noisy} of {len(data['table']) - 1} rows differ from the baseline by less than twice "
-                     "the standard error of the paired difference (rows share each seed's start and batches): "
-                     "those gaps are noise, not evidence; the others are beyond two standard errors.")
+                     + ("the standard error of the paired difference (rows share each seed's start and batches): "
+                        "those gaps are noise, not evidence; the others are beyond two standard errors."
+                        if any("se_paired" in s for s in data["table"]) else
+                        "the standard error of the difference (unpaired; results from before the pretrained "
+                        "proxy): at this scale those gaps are noise, not evidence."))
     return "\n\n".join(parts) or _missing("Tables 6 and 7", "python -m benchmarks.loss_table")
 
 
@@ -189,7 +192,9 @@ def section_proxy_signal(results: Path) -> str:
                      f"({'yes' if st['pretrained'] else 'no'}), {st['epochs']} epochs on {sizes['proxy']} images, "
                      f"val on {sizes['val']}; D_verify {sizes['verify']} images × {st['verify_epochs']} passes; "
                      f"baseline {data['baseline']}; {m['cpus']} CPUs, two trainings side by side on one torch "
-                     f"thread each, {m['date']}, {st['seconds']:.0f} s in all.\n\n"
+                     f"thread each, {m['date']}, {st['seconds']:.0f} s in all"
+                     + (f" (15-minute load average {m['load_average_15min']:.1f} at the end: times include any "
+                        "other work the machine ran)" if "load_average_15min" in m else "") + ".\n\n"
                      + _table(["target", "measured", "wanted", "verdict"], rows)
                      + f"\n\nRanking of the searched branch's losses per seed (best first):\n\n{ranking}\n\n"
                      f"D_verify vs proxy over {data['verify_pairs']} convergent candidates (bred from the known "
