@@ -57,6 +57,14 @@ def ensure_default_dataset(root: str | Path = DEFAULT_DATA_ROOT, **kwargs: int) 
     return ensure_dataset(root, **kwargs)
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (an import hook may refuse it outright instead of not finding it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
@@ -153,7 +161,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
             raise ConfigError("mmdet adapter: cfg_options must be a mapping of dotted keys to values")
         self.cfg_options = dict(cfg_options or {})
         self.other_formula = self._other_formula(other_loss)
-        missing = [m for m in ("mmdet", "mmcv", "mmengine", "pycocotools") if importlib.util.find_spec(m) is None]
+        missing = [m for m in ("mmdet", "mmcv", "mmengine", "pycocotools") if not _installed(m)]
         if missing:
             raise ConfigError(f"the mmdet adapter needs {', '.join(missing)}: run `make setup` "
                               "(pip install -e '.[mmdet]' after building mmcv)")
