@@ -19,12 +19,16 @@ PLUGIN_MODULES = ("detectors_adapter", "mmdet", "mmcv", "mmengine")
 EXTRAS = ("mmdet", "mmcv", "mmengine", "cv2", "pycocotools")
 
 WITHOUT_EXTRAS = f"""
-import importlib.abc, sys
+import importlib.abc, importlib.util, sys
+def _absent(name):
+    return str(name).partition('.')[0] in {EXTRAS!r}
 class _Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.partition('.')[0] in {EXTRAS!r}:
+        if _absent(name):
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, _Absent())
+_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, package=None: None if _absent(name) else _find_spec(name, package)
 """
 
 
