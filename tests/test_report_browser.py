@@ -89,12 +89,13 @@ def test_odd_runs_render_in_the_browser(runs, tmp_path, name):
 
 def test_cli_screenshot(runs, tmp_path):
     page, shot = tmp_path / "page.html", tmp_path / "page.png"
-    proc = run_cli("report", str(runs["faulty"]), "--html", str(page), "--screenshot", str(shot))
+    plugin = ("--plugin", "tests.fault_plugin")  # the faulty run's adapter: loaded, the report has nothing to note
+    proc = run_cli("report", str(runs["faulty"]), "--html", str(page), "--screenshot", str(shot), *plugin)
     assert proc.returncode == 0, proc.stderr
     assert f"wrote {shot}" in proc.stdout and _png_size(shot)[0] == 1280
     for bad in (["--screenshot", str(tmp_path)], ["--screenshot", str(tmp_path / "no" / "x.png")],
                 ["--screenshot-height", "100"]):  # a directory, a missing directory, no --screenshot
-        proc = run_cli("report", str(runs["faulty"]), "--html", str(page), *bad)
+        proc = run_cli("report", str(runs["faulty"]), "--html", str(page), *bad, *plugin)
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, (bad, proc.stderr)
         assert "Traceback" not in proc.stderr
 
