@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import platform
 import statistics
@@ -31,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.holdout import paired_difference
 
 
 @dataclass(frozen=True)
@@ -178,11 +179,12 @@ def summarize(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, Any]]
         if not diffs:
             s["verdict"] = "-"
             continue
-        s["vs_baseline"] = statistics.fmean(diffs)
+        paired = paired_difference(diffs, [0.0] * len(diffs))
+        s["vs_baseline"] = paired["mean"]
         if len(diffs) < 2:  # no spread to compare the gap with
             s["verdict"] = "one seed: no spread"
             continue
-        s["se_paired"] = statistics.stdev(diffs) / math.sqrt(len(diffs))
+        s["se_paired"] = paired["se"]
         gap = s["vs_baseline"]
         s["verdict"] = "within noise" if abs(gap) <= 2 * s["se_paired"] else ("better" if gap > 0 else "worse")
     return list(stats.values())

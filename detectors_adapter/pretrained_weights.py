@@ -19,7 +19,7 @@ from pathlib import Path
 from gp_autoloss.errors import ConfigError
 
 __all__ = ["CHECKPOINT_DIR", "MANIFEST", "PRETRAINED", "PRETRAIN_DATA_SEED", "PretrainedStart",
-           "check_state_dict", "resolve_pretrained", "sha256"]
+           "check_state_dict", "read_state_dict", "resolve_pretrained", "sha256"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 MANIFEST = CHECKPOINT_DIR / "manifest.json"
@@ -52,22 +52,31 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def check_state_dict(path: Path) -> int:
-    """Read ``path`` as torch does in training (``weights_only``) and check it is a tensor state dict with
-    ``backbone.`` keys; returns the number of tensors, or raises a one-line :class:`ConfigError`."""
+def read_state_dict(path: str | Path) -> dict:
+    """Read ``path`` as training does (torch ``weights_only``): a non-empty ``{key: tensor}`` dict (an
+    mmengine-style ``{"state_dict": ...}`` wrapper is unwrapped), or a one-line :class:`ConfigError`."""
     import torch
 
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ConfigError(f"pretrained checkpoint not found: {path}") from None
     except Exception as exc:  # noqa: BLE001 - whatever torch says, the file is not a usable checkpoint
-        raise ConfigError(f"mmdet adapter: cannot read pretrained checkpoint {path} "
-                          f"({type(exc).__name__}); give a plain tensor state dict") from None
+        raise ConfigError(f"cannot read pretrained checkpoint {path} ({type(exc).__name__}); "
+                          "give a plain tensor state dict") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ConfigError(f"mmdet adapter: pretrained checkpoint {path} is not a state dict of tensors")
+        raise ConfigError(f"pretrained checkpoint {path} is not a state dict of tensors")
+    return state
+
+
+def check_state_dict(path: Path) -> int:
+    """Check that ``path`` is a tensor state dict (:func:`read_state_dict`) with ``backbone.`` keys; returns
+    the number of tensors, or raises a one-line :class:`ConfigError`."""
+    state = read_state_dict(path)
     if not any(str(k).startswith("backbone.") for k in state):
-        raise ConfigError(f"mmdet adapter: pretrained checkpoint {path} holds no backbone.* tensors")
+        raise ConfigError(f"pretrained checkpoint {path} holds no backbone.* tensors")
     return len(state)
 
 

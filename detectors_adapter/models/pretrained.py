@@ -9,6 +9,7 @@ from typing import Any
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 
+from detectors_adapter.pretrained_weights import read_state_dict
 from gp_autoloss.errors import ConfigError
 
 __all__ = ["BatchTraceHook", "LoadPretrainedHook", "load_pretrained"]
@@ -28,16 +29,7 @@ def load_pretrained(model: Any, checkpoint: str | Path, prefixes: tuple[str, ...
     import torch
 
     path = Path(checkpoint)
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ConfigError(f"pretrained checkpoint not found: {path}") from None
-    except Exception as exc:  # noqa: BLE001 - a damaged file is a configuration problem, not a candidate's
-        raise ConfigError(f"cannot read pretrained checkpoint {path}: {type(exc).__name__}") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ConfigError(f"pretrained checkpoint {path} is not a state dict of tensors")
+    state = read_state_dict(path)
     own = _unwrap(model).state_dict()
     required = [k for k in own if k.startswith(prefixes)]
     missing = [k for k in required if k not in state]
