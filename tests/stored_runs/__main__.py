@@ -1,0 +1,5 @@
+import sys
+
+from tests.stored_runs import main
+
+sys.exit(main())
