@@ -169,6 +169,9 @@ def run_search(args: argparse.Namespace) -> int:
         config = SearchConfig.from_dict(base).merged(overrides)
         _check_ray_flags(overrides, config.executor)
         engine = SearchEngine.create(config, run_dir, progress=_progress(args.quiet))
+    from gp_autoloss.reporting.live import live_report
+
+    engine.subscribe(live_report)  # RUN/report.html after L_I and every generation
     _setup_logging(run_dir, args.quiet)
     try:
         summary = engine.run()

@@ -1,11 +1,17 @@
-"""The report a running search keeps up to date: ``RUN/report.html``, rewritten after every generation."""
+"""The report a running search keeps up to date: ``RUN/report.html``, rewritten after every generation.
+
+The driver subscribes it to the engine (the search itself knows nothing of reports)::
+
+    engine.subscribe(live_report)
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
-__all__ = ["publish_report", "REPORT_FILE"]
+__all__ = ["live_report", "publish_report", "REPORT_FILE"]
 
 REPORT_FILE = "report.html"
 
@@ -32,3 +38,10 @@ def publish_report(run_dir: str | Path, top: int = 10) -> Path | None:
     except Exception as exc:  # noqa: BLE001 - any failure here is reported, not raised
         log.warning("could not write %s: %s: %s", Path(run_dir) / REPORT_FILE, type(exc).__name__, exc)
         return None
+
+
+def live_report(event: Any) -> None:
+    """A :meth:`~gp_autoloss.search.SearchEngine.subscribe` callback: rewrite ``report.html`` in the event's run
+    directory (a :class:`~gp_autoloss.search.GenerationEvent`) after the initial loss and every generation.
+    Never raises, as :func:`publish_report`."""
+    publish_report(event.run_dir)

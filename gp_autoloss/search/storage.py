@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gp_autoloss.errors import GpAutolossError
+from gp_autoloss.search.records import CandidateState, StageResult
 
 __all__ = ["RunStorage", "StorageError", "RUN_FILE", "CandidateRow", "STAGES", "run_file_path", "unreadable_run_file",
            "verify_run_file"]
@@ -24,7 +25,7 @@ __all__ = ["RunStorage", "StorageError", "RUN_FILE", "CandidateRow", "STAGES", "
 RUN_FILE = "run.sqlite"
 APP_ID = "gp-autoloss-run"
 SCHEMA_VERSION = 1
-#: evaluation stages in pipeline order
+#: the results the built-in stages store, in pipeline order (a plugin's stage may store others)
 STAGES = ("validness", "convergence", "verify", "proxy")
 
 _SCHEMA = """
@@ -250,11 +251,14 @@ class RunStorage:
             return {r[0] for r in self.conn.execute("SELECT key FROM candidates")}
         return {r[0] for r in self.conn.execute("SELECT key FROM candidates WHERE generation < ?", (before_generation,))}
 
-    def set_status(self, cand_id: int, status: str, stage: str | None = None, reason: str = "") -> None:
-        """Set a candidate's final status (evaluated, rejected, failed) and the deciding stage."""
+    def set_status(self, cand_id: int, status: CandidateState | str, stage: str | None = None,
+                   reason: str = "") -> None:  # fmt: skip
+        """Set a candidate's final status (:class:`CandidateState`: evaluated, rejected, failed) and the deciding
+        stage."""
+        value = CandidateState(status).value
         with self.transaction():
             self.conn.execute(
-                "UPDATE candidates SET status=?, stage=?, reason=? WHERE id=?", (status, stage, reason, cand_id)
+                "UPDATE candidates SET status=?, stage=?, reason=? WHERE id=?", (value, stage, reason, cand_id)
             )
 
     def candidates(self, where: str = "", params: tuple[Any, ...] = ()) -> list[CandidateRow]:
@@ -281,7 +285,11 @@ class RunStorage:
                 (cand_id, stage, int(ok), metric, reason, seconds, int(cached), time.time()),
             )
 
-    def result(self, cand_id: int, stage: str) -> dict[str, Any] | None:
+    def record_result(self, cand_id: int, stage: str, result: StageResult) -> None:
+        """Record one stage's :class:`StageResult` for a candidate (first write wins)."""
+        self.add_result(cand_id, stage, result.ok, result.metric, result.reason, result.seconds, result.cached)
+
+    def result(self, cand_id: int, stage: str) -> StageResult | None:
         """One stored result."""
         row = self.conn.execute(
             "SELECT ok, metric, reason, seconds, cached FROM results WHERE candidate=? AND stage=?", (cand_id, stage)
@@ -289,10 +297,20 @@ class RunStorage:
         if row is None:
             return None
         _check_number(row[1], f"candidate {cand_id}'s {stage} metric")
-        return {"ok": bool(row[0]), "metric": row[1], "reason": row[2], "seconds": row[3], "cached": bool(row[4])}
+        return StageResult(bool(row[0]), row[1], row[2], row[3], bool(row[4]))
 
-    def result_by_fingerprint(self, fingerprint: str, stage: str) -> dict[str, Any] | None:
-        """A non-cached result of an equivalent candidate (same probe fingerprint) at ``stage``."""
+    def results_of(self, cand_id: int) -> dict[str, StageResult]:
+        """Every stored result of a candidate, by stage name (built-in and plugin stages alike)."""
+        out = {}
+        for stage, ok, metric, reason, seconds, cached in self.conn.execute(
+            "SELECT stage, ok, metric, reason, seconds, cached FROM results WHERE candidate=? ORDER BY rowid", (cand_id,)
+        ):
+            _check_number(metric, f"candidate {cand_id}'s {stage} metric")
+            out[stage] = StageResult(bool(ok), metric, reason, seconds, bool(cached))
+        return out
+
+    def result_by_fingerprint(self, fingerprint: str, stage: str) -> StageResult | None:
+        """A computed (non-cached) result of an equivalent candidate (same probe fingerprint) at ``stage``."""
         row = self.conn.execute(
             "SELECT r.ok, r.metric, r.reason, r.seconds, c.key FROM results r JOIN candidates c ON c.id = r.candidate"
             " WHERE c.fingerprint=? AND r.stage=? AND r.cached=0 LIMIT 1",
@@ -301,7 +319,7 @@ class RunStorage:
         if row is None:
             return None
         _check_number(row[1], f"the {stage} metric of {row[4]}")
-        return {"ok": bool(row[0]), "metric": row[1], "reason": row[2], "seconds": row[3], "source": row[4]}
+        return StageResult(bool(row[0]), row[1], row[2], row[3])
 
     def results_table(self) -> list[dict[str, Any]]:
         """Every candidate joined with its results: one dict per candidate, stage fields prefixed."""

@@ -16,6 +16,8 @@ __all__ = ["RandomStrategy", "VanillaStrategy", "CseStrategy"]
 class RandomStrategy(SearchStrategy):
     """Random search: N random trees per generation, every one proxy-evaluated."""
 
+    stages = ("proxy",)
+
     def propose(self, generation: int, parents: Sequence[tuple[Loss, float]], rng: random.Random,
                 known: set[str]) -> list[Offspring]:  # fmt: skip
         return self.breeder.random(self.population, rng, known)
@@ -28,6 +30,8 @@ class VanillaStrategy(SearchStrategy):
     Generation 0 is evolved from the initial loss L_I.
     """
 
+    stages = ("proxy",)
+
     def propose(self, generation: int, parents: Sequence[tuple[Loss, float]], rng: random.Random,
                 known: set[str]) -> list[Offspring]:  # fmt: skip
         return self.breeder.breed(parents, self.population, rng, known)
@@ -38,5 +42,9 @@ class CseStrategy(VanillaStrategy):
     """CSE-Autoloss (Algorithm 1): evolution whose offspring pass validness, convergence verification and
     D_verify simulation against the previous generation's top loss before the top-K go to the proxy task."""
 
-    checks = True
-    simulate = True
+    stages = (
+        "checks",  # validness check and convergence-property verification on the probes
+        "verify",  # D_verify simulation; kept: at least the previous generation's top loss
+        "top_k",  # the K best distinct losses on D_verify
+        "proxy",  # proxy-task evaluation: the fitness
+    )
