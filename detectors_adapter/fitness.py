@@ -7,8 +7,10 @@
 
 The searched branch (the adapter's space) gets ``GPLoss(candidate)``; the other branch keeps the detector's
 fixed loss (Faster R-CNN: CE / GIoU x10, FCOS: focal / GIoU) unless ``other_loss`` names a formula for it.
+Settings: :class:`~detectors_adapter.options.MMDetOptions`, read as ``self.opts``.
 Every evaluation runs isolated: its own temporary work directory, a subprocess
-(``python -m detectors_adapter.train_one``) killed with its process group after ``time_limit`` seconds,
+(``python -m detectors_adapter.train_one``) killed with its process group after ``time_limit`` seconds (in a
+search: at most, and by default, the search's ``--time-limit``, which the executor enforces),
 stopped at the first NaN/inf loss, no checkpoints, and the directory removed afterwards.
 A candidate that diverges, crashes training or runs out of time raises
 :class:`~gp_autoloss.fitness.CandidateFailed`; bad settings raise a one-line :class:`ConfigError`.
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import os
 import shutil
 import signal
@@ -38,11 +39,13 @@ from typing import Any, ClassVar
 from detectors_adapter.data.coco import build_verify_set, category_names, sample_subset, validate_coco
 from detectors_adapter.data.synthetic import DEFAULT_DATA_ROOT, ensure_dataset
 from detectors_adapter.detectors import DETECTORS, get_detector
+from detectors_adapter.options import MMDetOptions
 from detectors_adapter.pretrained_weights import resolve_pretrained
 from detectors_adapter.spec import TrainSpec
 from gp_autoloss.errors import ConfigError, GpAutolossError
 from gp_autoloss.fitness.base import CandidateFailed, FitnessAdapter
 from gp_autoloss.loss import Loss, parse
+from gp_autoloss.options import DEFAULT_TIME_LIMIT
 
 __all__ = ["DETECTORS", "MMDetFitnessAdapter", "ensure_default_dataset"]
 
@@ -65,112 +68,48 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _positive_int(name: str, value: Any, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"mmdet adapter: {name} must be a positive integer, not {value!r}")
-    return value
-
-
-def _positive_float(name: str, value: Any, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"mmdet adapter: {name} must be a positive number, not {value!r}")
-    return float(value)
-
-
 class MMDetFitnessAdapter(FitnessAdapter):
     """Fitness = bbox mAP (COCO metric, 0..1) of an mmdet detector trained with the candidate loss.
 
     Args:
         space: the searched branch: the detector's classification space or ``iou_reg``.
-        detector: ``fcos_tiny``, ``faster_rcnn_tiny``, ``fcos_r50`` or ``faster_rcnn_r50``.
-        data_root: dataset directory; the paths below are relative to it (or absolute).
-        train_ann, train_images, val_ann, val_images: COCO annotation files and image directories
-            (defaults: the synthetic layout ``annotations/{train,val}.json``, ``{train,val}/``).
-        generate_data: generate the synthetic dataset at ``data_root`` when it is missing.
-        epochs: proxy-task training epochs; ``verify_epochs``: epochs on D_verify.
-        proxy_images: size of the proxy training subset (``None``: the whole train split).
-        val_limit: test on this many random val images (``None``: all).
-        data_seed: seed of D_verify and the subsets.
-        time_limit: seconds per proxy evaluation; ``verify_time_limit`` per verify (default: time_limit).
-        device: ``cpu`` or ``cuda``; ``threads``: torch CPU threads per evaluation (default 1; ``None``: torch decides).
-        batch_size, lr: overrides of the detector config.
-        other_loss: formula or known loss name for the non-searched branch (default: the config's loss).
-        config: another mmengine config file for the detector (same head layout).
-        cfg_options: ``{"dotted.key": value}`` config overrides.
-        nproc: training processes per evaluation (default 1): with ``device=cuda``, mmdet's distributed
-            training of one candidate on ``nproc`` GPUs (torchrun, NCCL); on CPU, ``nproc`` gloo ranks.
-        pretrained: ``default`` (the tiny detectors' shipped backbone + neck pretrained on synthetic shapes that
-            no split uses; see :mod:`detectors_adapter.pretrain`), ``none`` (from scratch) or a state-dict file.
-        keep_work_dirs: keep each evaluation's work directory (logs) for debugging.
-        work_root: where temporary directories go (default: the system's).
+        **options: the fields of :class:`~detectors_adapter.options.MMDetOptions` (``detector``, ``data_root``,
+            ``epochs``, ``time_limit``, ...; ``gp-autoloss search --adapter mmdet --help`` lists them), checked
+            by the base class and read as ``self.opts``.
     """
 
     name: ClassVar[str] = "mmdet"
     spaces: ClassVar[tuple[str, ...]] = ("softmax_cls", "sigmoid_cls", "iou_reg")
+    options_class = MMDetOptions
+    opts: MMDetOptions
 
-    def __init__(self, space: str, detector: str = "fcos_tiny", data_root: str | Path = DEFAULT_DATA_ROOT,
-                 train_ann: str = "annotations/train.json", train_images: str = "train",
-                 val_ann: str = "annotations/val.json", val_images: str = "val", generate_data: bool = False,
-                 epochs: int = 4, verify_epochs: int = 64, proxy_images: int | None = None,
-                 val_limit: int | None = None, data_seed: int = 0, time_limit: float = 900.0,
-                 verify_time_limit: float | None = None, device: str = "cpu", threads: int | None = 1,
-                 batch_size: int | None = None, lr: float | None = None, other_loss: str | None = None,
-                 config: str | None = None, cfg_options: dict[str, Any] | None = None,
-                 nproc: int = 1, keep_work_dirs: bool = False, work_root: str | None = None,
-                 pretrained: str | None = "default", **unknown: Any) -> None:
-        if unknown:
-            raise ConfigError(f"mmdet adapter: unknown option(s) {', '.join(sorted(unknown))}")
-        super().__init__(space, detector=detector, data_root=str(data_root), train_ann=train_ann,
-                         train_images=train_images, val_ann=val_ann, val_images=val_images, epochs=epochs,
-                         verify_epochs=verify_epochs, proxy_images=proxy_images, val_limit=val_limit,
-                         data_seed=data_seed, time_limit=time_limit, verify_time_limit=verify_time_limit,
-                         device=device, threads=threads, batch_size=batch_size, lr=lr, other_loss=other_loss,
-                         config=config, cfg_options=dict(cfg_options or {}), nproc=nproc, pretrained=pretrained)
-        self.detector = get_detector(detector)
+    def __init__(self, space: str, **options: Any) -> None:
+        super().__init__(space, **options)
+        o = self.opts
+        self.detector = get_detector(o.detector)
         self.detector.branch(self.space.name)  # ConfigError when the detector has no such branch
-        self.epochs = _positive_int("epochs", epochs)
-        self.verify_epochs = _positive_int("verify_epochs", verify_epochs)
-        self.proxy_images = _positive_int("proxy_images", proxy_images, allow_none=True)
-        self.val_limit = _positive_int("val_limit", val_limit, allow_none=True)
-        self.time_limit = _positive_float("time_limit", time_limit)
-        self.verify_time_limit = _positive_float("verify_time_limit", verify_time_limit, allow_none=True)
-        self.threads = _positive_int("threads", threads, allow_none=True)
-        self.batch_size = _positive_int("batch_size", batch_size, allow_none=True)
-        self.nproc = _positive_int("nproc", nproc)
-        self.lr = _positive_float("lr", lr, allow_none=True)
-        if not isinstance(data_seed, int) or isinstance(data_seed, bool):
-            raise ConfigError(f"mmdet adapter: data_seed must be an integer, not {data_seed!r}")
-        if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-            raise ConfigError(f"mmdet adapter: device must be 'cpu' or 'cuda', not {device!r}")
-        if str(device).startswith("cuda"):
+        if o.device.startswith("cuda"):
             import torch
 
             if not torch.cuda.is_available():
                 raise ConfigError("mmdet adapter: device 'cuda' asked for, but torch sees no GPU")
-            if self.nproc > torch.cuda.device_count():
-                raise ConfigError(f"mmdet adapter: nproc={self.nproc} GPUs asked for, torch sees "
+            if o.nproc > torch.cuda.device_count():
+                raise ConfigError(f"mmdet adapter: nproc={o.nproc} GPUs asked for, torch sees "
                                   f"{torch.cuda.device_count()}")
-        self.device = device
-        self.config = self._config_path(config)
-        self.pretrained, self.pretrained_prefixes = resolve_pretrained(self.detector.name, pretrained)
-        if cfg_options is not None and not isinstance(cfg_options, dict):
-            raise ConfigError("mmdet adapter: cfg_options must be a mapping of dotted keys to values")
-        self.cfg_options = dict(cfg_options or {})
-        self.other_formula = self._other_formula(other_loss)
+        #: the absolute path of ``config``, if given
+        self.config = self._config_path(o.config)
+        self.pretrained, self.pretrained_prefixes = resolve_pretrained(self.detector.name, o.pretrained)
+        self.other_formula = self._other_formula(o.other_loss)
         missing = [m for m in ("mmdet", "mmcv", "mmengine", "pycocotools") if not _installed(m)]
         if missing:
             raise ConfigError(f"the mmdet adapter needs {', '.join(missing)}: run `make setup` "
                               "(pip install -e '.[mmdet]' after building mmcv)")
 
-        root = Path(data_root)
+        root = Path(o.data_root)
         paths = {k: Path(v) if Path(v).is_absolute() else root / v
-                 for k, v in (("train_ann", train_ann), ("train_images", train_images), ("val_ann", val_ann),
-                              ("val_images", val_images))}
-        if generate_data and not (paths["train_ann"].is_file() and paths["val_ann"].is_file()):
+                 for k, v in (("train_ann", o.train_ann), ("train_images", o.train_images), ("val_ann", o.val_ann),
+                              ("val_images", o.val_images))}
+        if o.generate_data and not (paths["train_ann"].is_file() and paths["val_ann"].is_file()):
             ensure_dataset(root)
         train = validate_coco(paths["train_ann"], paths["train_images"])
         val = validate_coco(paths["val_ann"], paths["val_images"])
@@ -181,18 +120,17 @@ class MMDetFitnessAdapter(FitnessAdapter):
         self.train_images = str(paths["train_images"].resolve())
         self.val_images = str(paths["val_images"].resolve())
 
-        self.keep_work_dirs = bool(keep_work_dirs)
         try:
-            self._tmp = Path(tempfile.mkdtemp(prefix="gp-autoloss-mmdet-", dir=work_root))
+            self._tmp = Path(tempfile.mkdtemp(prefix="gp-autoloss-mmdet-", dir=o.work_root))
         except OSError as exc:
-            raise ConfigError(f"mmdet adapter: cannot create a work directory in {work_root}: {exc}") from None
+            raise ConfigError(f"mmdet adapter: cannot create a work directory in {o.work_root}: {exc}") from None
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._tmp), True)
-        if keep_work_dirs:
+        if o.keep_work_dirs:
             self._cleanup.detach()
-        self.verify_ann = str(build_verify_set(paths["train_ann"], self._tmp / "d_verify.json", seed=data_seed))
-        self.proxy_ann = str(sample_subset(paths["train_ann"], self._tmp / "proxy_train.json", self.proxy_images,
-                                           seed=data_seed))
-        self.val_ann = str(sample_subset(paths["val_ann"], self._tmp / "val.json", self.val_limit, seed=data_seed))
+        self.verify_ann = str(build_verify_set(paths["train_ann"], self._tmp / "d_verify.json", seed=o.data_seed))
+        self.proxy_ann = str(sample_subset(paths["train_ann"], self._tmp / "proxy_train.json", o.proxy_images,
+                                           seed=o.data_seed))
+        self.val_ann = str(sample_subset(paths["val_ann"], self._tmp / "val.json", o.val_limit, seed=o.data_seed))
         self.sizes = {name: len(json.loads(Path(p).read_text(encoding="utf-8"))["images"])
                       for name, p in (("verify", self.verify_ann), ("proxy", self.proxy_ann), ("val", self.val_ann))}
         #: details of the latest evaluation (metrics, iterations, times, or the failure)
@@ -254,12 +192,15 @@ class MMDetFitnessAdapter(FitnessAdapter):
         of every training batch (``result["batches"]``). Raises
         :class:`~gp_autoloss.fitness.CandidateFailed` when training diverges, crashes or runs out of time.
         """
+        o = self.opts
+        proxy_limit = DEFAULT_TIME_LIMIT if o.time_limit is None else o.time_limit
         if stage == "verify":  # D_verify: a handful of images, one long epoch of verify_epochs passes
             data = (self.verify_ann, self.train_images, self.verify_ann, self.train_images)
-            epochs, time_limit, repeat = 1, self.verify_time_limit or self.time_limit, self.verify_epochs
+            epochs, repeat = 1, o.verify_epochs
+            time_limit = proxy_limit if o.verify_time_limit is None else o.verify_time_limit
         elif stage == "proxy":
             data = (self.proxy_ann, self.train_images, self.val_ann, self.val_images)
-            epochs, time_limit, repeat = self.epochs, self.time_limit, 1
+            epochs, time_limit, repeat = o.epochs, proxy_limit, 1
         else:
             raise ConfigError(f"mmdet adapter: stage must be 'verify' or 'proxy', not {stage!r}")
         work = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=self._tmp))
@@ -267,16 +208,16 @@ class MMDetFitnessAdapter(FitnessAdapter):
             detector=self.detector.name, space=self.space.name, formula=formula,
             other_formula=self.other_formula if other_formula is _ADAPTER else other_formula,
             train_ann=data[0], train_images=data[1], test_ann=data[2], test_images=data[3], classes=self.classes,
-            epochs=epochs, work_dir=str(work), result=str(work / "result.json"), seed=int(seed), device=self.device,
-            threads=self.threads, batch_size=self.batch_size, lr=self.lr, config=self.config,
-            cfg_options={**self.cfg_options, **(cfg_options or {})},
-            train_size=self.sizes[stage], repeat=repeat, nproc=self.nproc, curves=curves,
+            epochs=epochs, work_dir=str(work), result=str(work / "result.json"), seed=int(seed), device=o.device,
+            threads=o.threads, batch_size=o.batch_size, lr=o.lr, config=self.config,
+            cfg_options={**(o.cfg_options or {}), **(cfg_options or {})},
+            train_size=self.sizes[stage], repeat=repeat, nproc=o.nproc, curves=curves,
             pretrained=self.pretrained, pretrained_prefixes=self.pretrained_prefixes,
             trace_batches=trace_batches)  # fmt: skip
         try:
             result = self._run(spec, work, time_limit)
         finally:
-            if not self.keep_work_dirs:
+            if not o.keep_work_dirs:
                 shutil.rmtree(work, ignore_errors=True)
         self.last_result = {"stage": stage, **result}
         return result
@@ -287,7 +228,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
 
     def close(self) -> None:
         """Remove the adapter's temporary directory (kept with ``keep_work_dirs``)."""
-        if not self.keep_work_dirs:
+        if not self.opts.keep_work_dirs:
             self._cleanup()
 
     # ---- isolation ------------------------------------------------------------------------------------------
@@ -297,10 +238,10 @@ class MMDetFitnessAdapter(FitnessAdapter):
         env["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] = "1"
         env["GP_AUTOLOSS_PARENT_PID"] = str(os.getpid())
         env.setdefault("PYTHONWARNINGS", "ignore")
-        if self.device == "cpu":
+        if self.opts.device == "cpu":
             env["CUDA_VISIBLE_DEVICES"] = ""
-        if self.threads:
-            env["OMP_NUM_THREADS"] = str(self.threads)
+        if self.opts.threads:
+            env["OMP_NUM_THREADS"] = str(self.opts.threads)
         return env
 
     def _run(self, spec: TrainSpec, work: Path, time_limit: float) -> dict[str, Any]:

@@ -2,17 +2,20 @@
 
 Loaded by every ``gp-autoloss`` command through this package's entry point (group ``gp_autoloss.plugins``
 in ``setup.py``), like any other plugin. It imports neither mmdet nor mmcv: the adapter class is imported
-when a search builds it, and a missing extra is a one-line error then.
+when a search builds it, and a missing extra is a one-line error then; its options' declaration
+(:mod:`detectors_adapter.options`) is registered with it.
 """
 
 from __future__ import annotations
 
 from detectors_adapter.export import MMDET_PLACES, mmdet_snippet
+from detectors_adapter.options import MMDetOptions
 from gp_autoloss.fitness.base import register_lazy_adapter
 from gp_autoloss.reporting.export import register_export_format
 
 __all__: list[str] = []
 
-# ``config`` is a Python file that mmengine executes; ``cfg_options`` edits that config: both name code to run
-register_lazy_adapter("mmdet", "detectors_adapter.fitness:MMDetFitnessAdapter", code_options=("config", "cfg_options"))
+# the options' declaration is light to import: a search checks them and ``--help`` lists them without the class.
+# Its code options: ``config`` is a Python file that mmengine executes; ``cfg_options`` edits that config
+register_lazy_adapter("mmdet", "detectors_adapter.fitness:MMDetFitnessAdapter", options=MMDetOptions)
 register_export_format("mmdet", mmdet_snippet, help="an MMDetection loss config snippet", spaces=tuple(MMDET_PLACES))

@@ -39,7 +39,7 @@ def test_parent_process_does_not_import_mmdet() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"detector": "yolo"}, "unknown detector 'yolo'"),
+        ({"detector": "yolo"}, "detector must be one of 'fcos_tiny'"),
         ({"detector": "faster_rcnn_tiny"}, "has no sigmoid_cls branch"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"time_limit": -1}, "time_limit must be a positive number"),

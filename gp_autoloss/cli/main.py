@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, cmd in COMMANDS.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.description, epilog=cmd.epilog,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter, add_help=cmd.add_help)
         cmd.configure(p)
         p.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
         p.set_defaults(_handler=cmd.run)

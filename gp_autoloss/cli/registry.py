@@ -15,7 +15,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 @dataclass(frozen=True)
 class Command:
-    """A CLI subcommand: ``configure`` adds its arguments, ``run`` executes it and returns the exit code."""
+    """A CLI subcommand: ``configure`` adds its arguments, ``run`` executes it and returns the exit code.
+    ``add_help=False``: ``configure`` adds its own ``-h/--help`` (``search`` lists adapter options there)."""
 
     name: str
     help: str
@@ -23,17 +24,18 @@ class Command:
     run: Handler
     description: str = ""
     epilog: str = ""
+    add_help: bool = True
 
 
 COMMANDS: Registry[Command] = Registry("command")
 
 
 def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None], *, description: str = "",
-            epilog: str = "") -> Callable[[Handler], Handler]:
+            epilog: str = "", add_help: bool = True) -> Callable[[Handler], Handler]:  # fmt: skip
     """Decorator registering ``run`` as the handler of subcommand ``name``."""
 
     def deco(run: Handler) -> Handler:
-        COMMANDS.add(name, Command(name, help, configure, run, description or help, epilog))
+        COMMANDS.add(name, Command(name, help, configure, run, description or help, epilog, add_help))
         return run
 
     return deco

@@ -10,13 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from gp_autoloss.cli.help import registered
+from gp_autoloss.cli.option_help import SearchHelp, json_or_text, parse_key_values
 from gp_autoloss.cli.registry import command
 from gp_autoloss.errors import ConfigError
+from gp_autoloss.execution.ray_options import RayOptions
 
 EXAMPLES_SEARCH = """A run directory has one writer: a second search of it (--resume included) exits 2 while the first runs.
 On --resume the run file's settings apply, but nothing that runs code comes from it: plugins it needs must be
 loaded (installed package, --plugin or GP_AUTOLOSS_PLUGINS), and options that name code (mmdet's config and
 cfg_options, --ray-address, --ray-runtime-env) must be given again.
+
+An evaluation's time has one owner, --time-limit: the executor kills an evaluation past it, and an adapter's
+own time options (mmdet's time_limit, verify_time_limit) default to it and may not exceed it.
+`gp-autoloss search --adapter NAME --executor NAME --help` lists that adapter's and executor's options.
 
 examples:
   # CSE search of the two-stage classification branch with the fast built-in toy adapter
@@ -36,6 +42,9 @@ _PLAIN = ("space", "strategy", "adapter", "generations", "population", "top_k", 
 
 
 def _configure_search(p: argparse.ArgumentParser) -> None:
+    # instead of argparse's -h/--help (add_help=False below): it also lists the adapter's and executor's options
+    p.add_argument("-h", "--help", action=SearchHelp, help="show this help, then the options of the adapter and "
+                   "executor given before it (default toy, local), and exit")  # fmt: skip
     p.add_argument("--out", "-o", required=True, help="run directory (holds run.sqlite, logs, report)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--config", help="settings file (.toml or .json) with SearchConfig fields")
@@ -43,7 +52,8 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", help=f"search strategy: {registered('strategies')} (default cse)")
     p.add_argument("--adapter", help=f"fitness adapter: {registered('adapters')} (default toy)")
     p.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="adapter setting (VALUE parsed as JSON when possible); repeatable")
+                   help="adapter setting (VALUE parsed as JSON when possible); repeatable; "
+                        "--adapter NAME --help lists them")
     p.add_argument("--detector", help="mmdet adapter: fcos_tiny, faster_rcnn_tiny, fcos_r50 or faster_rcnn_r50 "
                                       "(same as --adapter-option detector=NAME)")
     p.add_argument("--generations", "-E", type=int, help="generations E (default 4)")
@@ -57,45 +67,30 @@ def _configure_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-depth", type=int, help="tree depth limit (default 8)")
     p.add_argument("--max-size", type=int, help="tree size limit (default 40)")
     p.add_argument("--verify-margin", type=float, help="D_verify threshold slack (default 0)")
-    p.add_argument("--time-limit", type=float, help="seconds per evaluation before it is failed (default 600)")
+    p.add_argument("--time-limit", type=float, help="seconds per evaluation before the executor kills it and fails the "
+                                                    "candidate; bounds the adapter's own time options (default 600)")
     p.add_argument("--memory-limit-mb", type=int, help="worker memory limit in MB, 0 for none (default 0)")
     p.add_argument("--workers", type=int, help="parallel local evaluation workers (default 1)")
     p.add_argument("--executor", help="where evaluations run: local (default) or ray (pip install -e .[ray])")
-    p.add_argument("--ray-address", help="ray executor: local (start a Ray instance here, default), auto (the "
-                                         "running cluster), HOST:PORT or ray://HOST:PORT")
-    p.add_argument("--ray-num-cpus", type=float, help="ray executor: CPUs per evaluation task (default 1)")
-    p.add_argument("--ray-num-gpus", type=float, help="ray executor: GPUs per evaluation task (default 0)")
-    p.add_argument("--ray-max-retries", type=int,
-                   help="ray executor: retries of an evaluation whose worker died (default 2)")
-    p.add_argument("--ray-runtime-env", type=_json_object, metavar="JSON",
-                   help="ray executor: Ray's runtime_env as a JSON object")
+    p.add_argument("--executor-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="executor setting (VALUE parsed as JSON when possible); repeatable; "
+                        "--executor NAME --help lists them")  # fmt: skip
+    for info in RayOptions.infos():  # --ray-KEY VALUE, from the ray executor's declaration
+        p.add_argument(f"{RayOptions.flag_prefix}{info.name.replace('_', '-')}", dest=f"ray_{info.name}",
+                       type=json_or_text, metavar=_METAVARS.get(info.type_name().split()[0], "VALUE"),
+                       help=f"ray executor: {info.help} (default {info.default!r})")  # fmt: skip
     p.add_argument("--initial", dest="initial_formula",
                    help="initial loss L_I: a formula or a known loss name (default: the space's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or generation log on stderr")
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object")
-    return value
+#: how ``--help`` shows the value of a ``--ray-KEY`` flag, by the option's (first) type
+_METAVARS = {"str": "TEXT", "int": "INT", "float": "NUMBER", "bool": "true|false", "mapping": "JSON"}
 
 
 def parse_adapter_options(items: list[str]) -> dict[str, Any]:
     """``["KEY=VALUE", ...]`` -> options; values are JSON where they parse as JSON, else strings."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--adapter-option expects KEY=VALUE, got {item!r}")
-        try:
-            out[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.replace("-", "_")] = value
-    return out
+    return parse_key_values(items, "--adapter-option")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -108,20 +103,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         over["adapter_options"] = options
     if args.plugin:
         over["plugins"] = list(args.plugin)
-    ray_options = {key: getattr(args, f"ray_{key}") for key in _RAY_OPTIONS}
-    ray_options = {k: v for k, v in ray_options.items() if v is not None}
-    if ray_options:
-        over["executor_options"] = ray_options
+    executor_options = {**parse_key_values(args.executor_option, "--executor-option"), **_ray_flags(args)}
+    if executor_options:
+        over["executor_options"] = executor_options
     return {k: v for k, v in over.items() if v is not None}
 
 
-#: ``--ray-KEY`` -> ``executor_options[KEY]``
-_RAY_OPTIONS = ("address", "num_cpus", "num_gpus", "max_retries", "runtime_env")
+def _ray_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--ray-KEY`` values given, as ``executor_options``."""
+    given = {key: getattr(args, f"ray_{key}") for key in RayOptions.names()}
+    return {k: v for k, v in given.items() if v is not None}
 
 
-def _check_ray_flags(overrides: dict[str, Any], executor: str) -> None:
-    if "executor_options" in overrides and executor != "ray":
-        flag = "--ray-" + next(iter(overrides["executor_options"])).replace("_", "-")
+def _check_ray_flags(args: argparse.Namespace, executor: str) -> None:
+    given = _ray_flags(args)
+    if given and executor != "ray":
+        flag = RayOptions.flag_prefix + next(iter(given)).replace("_", "-")
         raise ConfigError(f"{flag} needs --executor ray (the run's executor is {executor!r})")
 
 
@@ -150,7 +147,7 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
 
 
 @command("search", "run a loss search (random, vanilla evolution or CSE-Autoloss)", _configure_search,
-         epilog=EXAMPLES_SEARCH)
+         epilog=EXAMPLES_SEARCH, add_help=False)
 def run_search(args: argparse.Namespace) -> int:
     from gp_autoloss.search import SearchConfig, SearchEngine, load_config_file
 
@@ -167,7 +164,7 @@ def run_search(args: argparse.Namespace) -> int:
         if "executor_options" in overrides and isinstance(base.get("executor_options"), dict):
             overrides["executor_options"] = {**base["executor_options"], **overrides["executor_options"]}
         config = SearchConfig.from_dict(base).merged(overrides)
-        _check_ray_flags(overrides, config.executor)
+        _check_ray_flags(args, config.executor)
         engine = SearchEngine.create(config, run_dir, progress=_progress(args.quiet))
     from gp_autoloss.reporting.live import live_report
 

@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gp_autoloss.errors import ConfigError
+from gp_autoloss.options import Options
 from primitives import Registry
 
 __all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "check_executor", "AdapterSpec",
-           "executor_factory"]
+           "executor_factory", "executor_options_class", "resolve_executor_options"]
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,29 @@ class EvalResult:
 
 
 class Executor(ABC):
-    """Runs :class:`EvalJob` s for one adapter; subclasses decide where."""
+    """Runs :class:`EvalJob` s for one adapter; subclasses decide where.
+
+    Args:
+        adapter: how to build the fitness adapter where the jobs run.
+        time_limit: seconds one evaluation may take (the search's ``--time-limit``); the executor enforces it.
+        memory_limit_mb: memory one evaluation may use (0: no limit).
+        workers: evaluations at once, for executors that decide it themselves.
+        log_path: where workers write their output.
+        **options: the executor's own options, checked against :attr:`options_class` (then ``self.opts`` holds
+            them, defaults filled in, and ``self.options`` their record).
+    """
 
     name = ""
     #: options whose values name code to run or a machine to run on: a resumed run never takes them from
-    #: its run file (see :mod:`gp_autoloss.search.resume`)
+    #: its run file (see :mod:`gp_autoloss.search.resume`); a declaration's ``code=True`` options are added
     code_options: tuple[str, ...] = ()
+    #: the declaration of this executor's own options; ``None``: it checks them in :meth:`check_options` itself
+    options_class: type[Options] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.options_class is not None:
+            cls.code_options = tuple(dict.fromkeys([*cls.code_options, *cls.options_class.code_options()]))
 
     def __init__(self, adapter: AdapterSpec, *, time_limit: float, memory_limit_mb: int = 0, workers: int = 1,
                  log_path: str | None = None, **options: Any) -> None:  # fmt: skip
@@ -68,11 +86,19 @@ class Executor(ABC):
         self.memory_limit_mb = memory_limit_mb
         self.workers = workers
         self.log_path = log_path
-        self.options = options
+        if self.options_class is not None:
+            #: the checked options, defaults filled in (``self.opts.num_cpus``)
+            self.opts = self.options_class.parse(options, owner=f"executor {self.name!r}")
+            self.options = self.opts.record()
+        else:
+            self.options = options
 
     @classmethod
     def check_options(cls, options: dict[str, Any]) -> None:
-        """Validate executor-specific options before a run starts; raises :class:`ConfigError` (one line)."""
+        """Validate executor-specific options before a run starts; raises :class:`ConfigError` (one line). The
+        default checks them against :attr:`options_class`, if declared."""
+        if cls.options_class is not None:
+            cls.options_class.parse(options, owner=f"executor {cls.name!r}")
 
     @abstractmethod
     def run(self, jobs: Sequence[EvalJob]) -> Iterator[EvalResult]:
@@ -93,6 +119,9 @@ EXECUTORS: Registry[ExecutorFactory] = Registry("executor")
 
 #: executors whose module is imported on first use, so that ``import gp_autoloss`` never imports ray
 _LAZY_EXECUTORS = {"local": "gp_autoloss.execution.local", "ray": "gp_autoloss.execution.ray_executor"}
+#: the options declarations of those executors, in modules that import nothing heavy (``--help`` lists them)
+_LAZY_OPTIONS = {"local": "gp_autoloss.execution.local:LocalOptions",
+                 "ray": "gp_autoloss.execution.ray_options:RayOptions"}  # fmt: skip
 #: what to install when a lazily imported executor's dependency is missing
 _INSTALL_HINTS = {"ray": "the ray executor needs ray: pip install -e .[ray]"}
 
@@ -114,6 +143,27 @@ def executor_factory(name: str) -> ExecutorFactory:
     except KeyError:
         known = sorted(set(EXECUTORS.names()) | set(_LAZY_EXECUTORS))
         raise ConfigError(f"unknown executor {name!r}; known: {', '.join(known)}") from None
+
+
+def executor_options_class(name: str) -> type[Options] | None:
+    """The options declaration of executor ``name`` (``None``: it declares none), without importing a built-in
+    executor's heavy dependencies (ray)."""
+    if name not in EXECUTORS and name in _LAZY_OPTIONS:
+        import importlib
+
+        module, _, attr = _LAZY_OPTIONS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    return getattr(executor_factory(name), "options_class", None)
+
+
+def resolve_executor_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """What a run records of executor ``name``'s ``options``: checked, defaults filled in (with a declaration),
+    else checked by its ``check_options`` and kept as given. One-line :class:`ConfigError` when bad."""
+    check_executor(name, options)
+    declared = executor_options_class(name)
+    if declared is None:
+        return dict(options)
+    return declared.parse(options, owner=f"executor {name!r}").record()
 
 
 def check_executor(name: str, options: dict[str, Any]) -> None:

@@ -21,12 +21,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gp_autoloss.errors import ConfigError
 from gp_autoloss.execution.base import EXECUTORS, AdapterSpec, EvalJob, EvalResult, Executor
+from gp_autoloss.options import Options
 
-__all__ = ["LocalExecutor", "driver_sys_path", "worker_command"]
+__all__ = ["LocalExecutor", "LocalOptions", "driver_sys_path", "worker_command"]
 
 _POLL_SECONDS = 0.1
 _START_TIMEOUT = 600.0
@@ -131,10 +133,18 @@ class _Worker:
         return f"worker exited with code {code}"
 
 
+@dataclass(frozen=True)
+class LocalOptions(Options):
+    """The ``local`` executor takes no options of its own: the search's ``workers``, ``time_limit`` and
+    ``memory_limit_mb`` are all it needs."""
+
+
 class LocalExecutor(Executor):
-    """Evaluates jobs in ``workers`` persistent local processes (default 1)."""
+    """Evaluates jobs in ``workers`` persistent local processes (default 1); kills a job's worker after the
+    search's ``time_limit`` or past ``memory_limit_mb`` and records the job as failed."""
 
     name = "local"
+    options_class = LocalOptions
 
     def __init__(self, adapter: AdapterSpec, **kwargs: Any) -> None:
         super().__init__(adapter, **kwargs)

@@ -18,14 +18,13 @@ Faults:
 The driver learns when a worker starts a job (for the time limit) and why a worker ended itself (memory)
 from a small tracker actor on the driver's node; :attr:`RayExecutor.starts` keeps those start events.
 
-Options (``SearchConfig.executor_options``, CLI ``--ray-*``): ``address`` (``local``: start a Ray instance
-on this machine, the default; ``auto``: connect to the running cluster; ``HOST:PORT`` or ``ray://HOST:PORT``),
-``num_cpus`` (default 1), ``num_gpus`` (default 0), ``max_retries`` (default 2), ``reuse_workers``
-(default: reuse a worker for many jobs unless the task has GPUs, Ray's own rule), ``runtime_env`` (merged
-with a ``PYTHONPATH`` holding the driver's import path, so workers import ``gp_autoloss`` and the plugins from
-where the driver found them; never the working directory unless the driver imports from it).
-``address`` and ``runtime_env`` are :attr:`~gp_autoloss.execution.base.Executor.code_options`: a resumed run
-takes them from the command line, never from its run file.
+Options (``SearchConfig.executor_options``, CLI ``--ray-*``): declared once in
+:class:`~gp_autoloss.execution.ray_options.RayOptions` (``address``, ``num_cpus``, ``num_gpus``, ``max_retries``,
+``reuse_workers``, ``runtime_env``; ``gp-autoloss search --executor ray --help`` lists them). ``runtime_env`` is
+merged with a ``PYTHONPATH`` holding the driver's import path, so workers import ``gp_autoloss`` and the plugins
+from where the driver found them; never the working directory unless the driver imports from it.
+``address`` and ``runtime_env`` are code options: a resumed run takes them from the command line, never from
+its run file.
 """
 
 from __future__ import annotations
@@ -33,9 +32,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import math
 import os
-import re
 import sys
 import threading
 import time
@@ -51,6 +48,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from gp_autoloss.errors import ConfigError
 from gp_autoloss.execution.base import EXECUTORS, AdapterSpec, EvalJob, EvalResult, Executor
 from gp_autoloss.execution.local import _rss_mb
+from gp_autoloss.execution.ray_options import RayOptions
 from gp_autoloss.execution.worker import evaluate_job
 
 __all__ = ["RayExecutor", "StartEvent"]
@@ -60,9 +58,6 @@ log = logging.getLogger("gp_autoloss.execution.ray")
 _POLL_SECONDS = 0.1
 _TRACKER_TIMEOUT = 60.0
 _MEMORY_POLL_SECONDS = 0.2
-_ADDRESS = re.compile(r"^(local|auto|(ray://)?[A-Za-z0-9_.\-]+:\d{1,5})$")
-_DEFAULTS: dict[str, Any] = {"address": "local", "num_cpus": 1, "num_gpus": 0, "max_retries": 2,
-                             "reuse_workers": None, "runtime_env": None}  # fmt: skip
 
 
 # ---- worker side ------------------------------------------------------------------------------------------
@@ -163,32 +158,17 @@ class _Attempt:
     started: float | None = None
 
 
-def _number(name: str, value: Any, *, integer: bool = False) -> None:
-    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
-    if bad or (integer and not isinstance(value, int)):
-        kind = "a non-negative integer" if integer else "a non-negative number"
-        raise ConfigError(f"ray executor: {name.replace('_', '-')} must be {kind}, got {value!r}")
-
-
 class RayExecutor(Executor):
     """Evaluates jobs as Ray tasks; see the module docstring for options and fault handling."""
 
     name = "ray"
-    code_options = ("address", "runtime_env")
+    options_class = RayOptions
+    opts: RayOptions
 
-    def __init__(self, adapter: AdapterSpec, *, address: str = "local", num_cpus: float = 1, num_gpus: float = 0,
-                 max_retries: int = 2, reuse_workers: bool | None = None,
-                 runtime_env: dict[str, Any] | None = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(self, adapter: AdapterSpec, **kwargs: Any) -> None:
         super().__init__(adapter, **kwargs)
-        options = {"address": address, "num_cpus": num_cpus, "num_gpus": num_gpus, "max_retries": max_retries,
-                   "reuse_workers": reuse_workers, "runtime_env": runtime_env, **self.options}  # fmt: skip
-        self.check_options(options)
-        self.address = address
-        self.num_cpus = num_cpus
-        self.num_gpus = num_gpus
-        self.max_retries = max_retries
-        self.reuse_workers = (num_gpus == 0) if reuse_workers is None else bool(reuse_workers)
-        self.runtime_env = _runtime_env(runtime_env)
+        self.reuse_workers = (self.opts.num_gpus == 0) if self.opts.reuse_workers is None else self.opts.reuse_workers
+        self.runtime_env = _runtime_env(self.opts.runtime_env)
         self._spec = {"name": adapter.name, "space": adapter.space, "options": dict(adapter.options),
                       "plugins": list(adapter.plugins)}  # fmt: skip
         #: every job start reported by a worker, in the order the driver learned of it
@@ -198,27 +178,6 @@ class RayExecutor(Executor):
         self._live: dict[Any, _Attempt] = {}
         self._memory: dict[tuple[str, int], float] = {}
 
-    # ---- options ----------------------------------------------------------------------------------------------
-    @classmethod
-    def check_options(cls, options: dict[str, Any]) -> None:
-        """Reject unknown option names and bad values with one line."""
-        unknown = sorted(set(options) - set(_DEFAULTS))
-        if unknown:
-            raise ConfigError(f"unknown ray executor option(s): {', '.join(unknown)}; known: {', '.join(_DEFAULTS)}")
-        opts = {**_DEFAULTS, **options}
-        address = opts["address"]
-        if not isinstance(address, str) or not _ADDRESS.match(address):
-            raise ConfigError(f"ray-address must be local, auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
-        _number("num_cpus", opts["num_cpus"])
-        _number("num_gpus", opts["num_gpus"])
-        _number("max_retries", opts["max_retries"], integer=True)
-        if opts["num_cpus"] == 0 and opts["num_gpus"] == 0:
-            raise ConfigError("ray executor: a task needs num-cpus > 0 or num-gpus > 0")
-        if opts["reuse_workers"] is not None and not isinstance(opts["reuse_workers"], bool):
-            raise ConfigError(f"ray executor: reuse-workers must be true or false, got {opts['reuse_workers']!r}")
-        if opts["runtime_env"] is not None and not isinstance(opts["runtime_env"], dict):
-            raise ConfigError("ray executor: runtime_env must be a mapping (Ray's runtime_env dict)")
-
     # ---- connection -------------------------------------------------------------------------------------------
     def _connect(self) -> None:
         if self._tracker is not None:
@@ -227,18 +186,18 @@ class RayExecutor(Executor):
             log.info("ray: using the Ray instance this process is already connected to")
         else:
             try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                ray.init(address=self.opts.address, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.ERROR)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError, ...
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ConfigError(f"cannot start or reach Ray at {self.address!r}: {first}") from None
+                raise ConfigError(f"cannot start or reach Ray at {self.opts.address!r}: {first}") from None
             self._owns_ray = True
         resources = ray.cluster_resources()
         log.info("ray: cluster with %g CPU(s), %g GPU(s); %g CPU(s) and %g GPU(s) per evaluation; worker output "
-                 "in Ray's session logs", resources.get("CPU", 0), resources.get("GPU", 0), self.num_cpus,
-                 self.num_gpus)  # fmt: skip
-        if self._owns_ray and self.address == "local":  # no autoscaler: a task that cannot fit would wait forever
-            for key, need in (("CPU", self.num_cpus), ("GPU", self.num_gpus)):
+                 "in Ray's session logs", resources.get("CPU", 0), resources.get("GPU", 0), self.opts.num_cpus,
+                 self.opts.num_gpus)  # fmt: skip
+        if self._owns_ray and self.opts.address == "local":  # no autoscaler: a task that cannot fit would wait forever
+            for key, need in (("CPU", self.opts.num_cpus), ("GPU", self.opts.num_gpus)):
                 if need > resources.get(key, 0):
                     self.close()
                     raise ConfigError(f"ray executor: each evaluation asks for {need:g} {key}(s), but the local Ray "
@@ -274,7 +233,7 @@ class RayExecutor(Executor):
             self._cancel_all()
 
     def _submit(self, job: EvalJob, number: int) -> None:
-        task = _TASKS[self.reuse_workers].options(num_cpus=self.num_cpus, num_gpus=self.num_gpus,
+        task = _TASKS[self.reuse_workers].options(num_cpus=self.opts.num_cpus, num_gpus=self.opts.num_gpus,
                                                   runtime_env=self.runtime_env, name=f"gp-autoloss {job.job_id}")
         ref = task.remote(self._spec, job.to_dict(), number, self._tracker, self.memory_limit_mb)
         self._live[ref] = _Attempt(job, number)
@@ -308,9 +267,9 @@ class RayExecutor(Executor):
             if rss is not None:
                 return EvalResult(job_id, False, None, f"exceeded memory limit of {self.memory_limit_mb} MB", seconds)
             what = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"[:300]
-            if attempt.number < self.max_retries:
+            if attempt.number < self.opts.max_retries:
                 log.warning("ray: job %s lost its worker (%s); retry %d of %d", job_id, what, attempt.number + 1,
-                            self.max_retries)  # fmt: skip
+                            self.opts.max_retries)  # fmt: skip
                 self._submit(attempt.job, attempt.number + 1)
                 return None
             return EvalResult(job_id, False, None,

@@ -13,6 +13,7 @@ import tomllib
 
 from gp_autoloss.errors import ConfigError, GpAutolossError
 from gp_autoloss.limits import MAX_DEPTH
+from gp_autoloss.options import DEFAULT_TIME_LIMIT
 
 __all__ = ["SearchConfig", "load_config_file"]
 
@@ -22,7 +23,11 @@ class SearchConfig:
     """Everything that defines a search run (stored in the run file; a resumed run uses it as is).
 
     Attributes mirror the paper's Algorithm 1: ``generations`` E, ``population`` N, ``top_k`` K (proxy
-    evaluations per generation for ``cse``), ``parents`` P.
+    evaluations per generation for ``cse``), ``parents`` P. ``time_limit`` is the one limit of an evaluation's
+    seconds: the executor kills an evaluation past it, and an adapter's own time options (declared
+    ``time_budget``, e.g. the mmdet adapter's ``time_limit``) default to it and may not exceed it.
+    ``adapter_options`` and ``executor_options`` hold, once :meth:`validate` passed, the record of every
+    declared option (defaults filled in), so the run file says what ran.
     """
 
     space: str = "softmax_cls"
@@ -40,7 +45,7 @@ class SearchConfig:
     max_depth: int = 8
     max_size: int = 40
     verify_margin: float = 0.0
-    time_limit: float = 600.0
+    time_limit: float = DEFAULT_TIME_LIMIT
     memory_limit_mb: int = 0
     workers: int = 1
     executor: str = "local"
@@ -49,8 +54,9 @@ class SearchConfig:
     initial_formula: str | None = None
 
     def validate(self) -> SearchConfig:
-        """Check every field (types, finiteness, ranges), the names against the registries and the initial loss;
-        raises :class:`ConfigError` with one line. Nothing is created before this passes."""
+        """Check every field (types, finiteness, ranges), the names against the registries, the adapter's and
+        executor's options against their declarations (which fills in their defaults: see the class docstring)
+        and the initial loss; raises :class:`ConfigError` with one line. Nothing is created before this passes."""
         from gp_autoloss.loss import resolve_space
         from gp_autoloss.search.strategies import STRATEGIES
 
@@ -65,9 +71,13 @@ class SearchConfig:
             raise ConfigError(
                 f"unknown strategy {self.strategy!r}; known: {', '.join(STRATEGIES.names())}{PLUGIN_HINT}"
             )
-        from gp_autoloss.execution.base import check_executor
+        from gp_autoloss.execution.base import resolve_executor_options
+        from gp_autoloss.fitness.base import resolve_adapter_options
 
-        check_executor(self.executor, self.executor_options)  # before the run directory exists
+        # before the run directory exists; the records are what the run file keeps
+        self.executor_options = resolve_executor_options(self.executor, self.executor_options)
+        self.adapter_options = resolve_adapter_options(self.adapter, space.name, self.adapter_options,
+                                                       time_limit=self.time_limit)  # fmt: skip
         _check_initial(space, self.initial_formula)
         return self
 

@@ -5,9 +5,10 @@ A run file may come from someone else, so it is read as data only:
 * ``plugins`` it records are what the run *needs*; they are never imported because the file names them. Each
   must already be loaded by this command (installed plugin package, ``GP_AUTOLOSS_PLUGINS``, ``--plugin``),
   else :class:`~gp_autoloss.plugins.PluginError` names the missing one.
-* Options that name code to run (an adapter's ``code_options``, e.g. the mmdet adapter's ``config`` file,
-  which mmengine executes; an executor's, e.g. Ray's ``address`` and ``runtime_env``) are not taken from the
-  file: a run that has one must be given it again, with the same value, on the command line.
+* Options that name code to run (an adapter's or executor's ``code_options``, or the options its declaration
+  marks ``code=True``: e.g. the mmdet adapter's ``config`` file, which mmengine executes, and ``cfg_options``;
+  Ray's ``address`` and ``runtime_env``) are not taken from the file: a run that has one must be given it
+  again, with the same value, on the command line. (A run records a code option only when it was set.)
 * Every other setting comes from the file and cannot be changed, except ``generations``, which may grow.
 """
 
@@ -40,6 +41,17 @@ def executor_code_options(executor: str) -> tuple[str, ...]:
     return tuple(getattr(executor_factory(executor), "code_options", ()))
 
 
+def _executor_flag(executor: str) -> str:
+    """How the command line gives an executor option: its declared flag (``--ray-{key} ...``), else
+    ``--executor-option {key}=...``."""
+    from gp_autoloss.execution.base import executor_options_class
+
+    declared = executor_options_class(executor)
+    if declared is not None and declared.flag_prefix:
+        return declared.flag_prefix + "{key} ..."
+    return "--executor-option {key}=..."
+
+
 def _given_again(kind: str, stored: dict[str, Any], given: dict[str, Any], code: tuple[str, ...],
                  flag: str) -> None:  # fmt: skip
     for key in code:
@@ -64,7 +76,7 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any], run_dir: str | 
         _given_again("adapter", config.adapter_options, given.get("adapter_options", {}),
                      adapter_code_options(config.adapter), "--adapter-option {key}=...")  # fmt: skip
     _given_again("executor", config.executor_options, given.get("executor_options", {}),
-                 executor_code_options(config.executor), "--" + config.executor + "-{key} ...")  # fmt: skip
+                 executor_code_options(config.executor), _executor_flag(config.executor))  # fmt: skip
     merged = dict(given)
     for table in ("adapter_options", "executor_options"):
         stored_table = getattr(config, table)

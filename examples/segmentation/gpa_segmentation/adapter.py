@@ -10,18 +10,16 @@ tenth of that.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from gp_autoloss.errors import ConfigError
 from gp_autoloss.fitness import CandidateFailed, FitnessAdapter, register_adapter
 from gp_autoloss.loss import Loss
+from gp_autoloss.options import Options, option
 from gpa_segmentation.space import SPACE
 
 __all__ = ["SegBlobsAdapter", "SegOptions", "make_blobs", "mask_iou"]
@@ -30,21 +28,19 @@ _TRAIN, _VAL, _VERIFY = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class SegOptions:
-    """Settings of ``seg_blobs`` (``--adapter-option NAME=VALUE``); recorded with the run."""
+class SegOptions(Options):
+    """Settings of ``seg_blobs`` (``--adapter-option NAME=VALUE``); recorded with the run. The core checks them
+    (types, ranges, unknown names) and ``gp-autoloss search --adapter seg_blobs --help`` lists them."""
 
-    size: int = 16  # image side in pixels
-    channels: int = 8  # width of the conv net
-    train_images: int = 64  # proxy: trained on
-    val_images: int = 32  # proxy: IoU measured on
-    steps: int = 60  # proxy: full-batch Adam steps
-    verify_images: int = 4  # D_verify: trained and tested on
-    verify_steps: int = 20
-    lr: float = 0.02
-    noise: float = 0.5  # std of the pixel noise (the foreground is +1 brighter than the background)
-
-
-_INTS = ("size", "channels", "train_images", "val_images", "steps", "verify_images", "verify_steps")
+    size: int = option(16, "image side in pixels", ge=1)
+    channels: int = option(8, "width of the conv net", ge=1)
+    train_images: int = option(64, "proxy: images trained on", ge=1)
+    val_images: int = option(32, "proxy: images the IoU is measured on", ge=1)
+    steps: int = option(60, "proxy: full-batch Adam steps", ge=1)
+    verify_images: int = option(4, "D_verify: images trained and tested on", ge=1)
+    verify_steps: int = option(20, "D_verify: Adam steps", ge=1)
+    lr: float = option(0.02, "Adam learning rate", ge=0)
+    noise: float = option(0.5, "std of the pixel noise (the foreground is +1 brighter than the background)", ge=0)
 
 
 def make_blobs(n: int, size: int, noise: float, seed: int, split: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,27 +94,13 @@ class SegBlobsAdapter(FitnessAdapter):
     """Train a tiny conv net with the candidate on synthetic blobs; metric: validation IoU (see the module)."""
 
     spaces = (SPACE,)
-    # the options it takes; any other (a typo such as ``stepz``) is refused by the core, naming ``steps``
-    accepted_options = tuple(f.name for f in fields(SegOptions))
-
-    def __init__(self, space: str, **options: Any) -> None:
-        super().__init__(space, **options)
-        self.config = replace(SegOptions(), **options)
-        for name in _INTS:
-            value = getattr(self.config, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"adapter 'seg_blobs': option {name} must be an integer >= 1, got {value!r}")
-        for name in ("lr", "noise"):
-            value = getattr(self.config, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"adapter 'seg_blobs': option {name} must be a finite number >= 0, got {value!r}")
-
-    def describe(self) -> dict[str, Any]:
-        return {"adapter": self.name, "space": self.space.name, **asdict(self.config)}
+    # its options, declared once; any other (a typo such as ``stepz``) is refused by the core, naming ``steps``
+    options_class = SegOptions
+    opts: SegOptions
 
     def _train_and_test(self, loss: Loss, seed: int, train: tuple[torch.Tensor, torch.Tensor],
                         test: tuple[torch.Tensor, torch.Tensor], steps: int) -> float:  # fmt: skip
-        c = self.config
+        c = self.opts
         loss_fn = loss.to_torch()
         with _one_thread():
             model = _net(c.channels, seed)
@@ -137,13 +119,13 @@ class SegBlobsAdapter(FitnessAdapter):
 
     def verify(self, loss: Loss, seed: int) -> float:
         """D_verify: a few images, trained and tested on."""
-        c = self.config
+        c = self.opts
         data = make_blobs(c.verify_images, c.size, c.noise, seed, _VERIFY)
         return self._train_and_test(loss, seed, data, data, c.verify_steps)
 
     def proxy(self, loss: Loss, seed: int) -> float:
         """Proxy task: train on ``train_images``, IoU on ``val_images`` held out."""
-        c = self.config
+        c = self.opts
         train = make_blobs(c.train_images, c.size, c.noise, seed, _TRAIN)
         val = make_blobs(c.val_images, c.size, c.noise, seed, _VAL)
         return self._train_and_test(loss, seed, train, val, c.steps)

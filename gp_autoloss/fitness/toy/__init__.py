@@ -19,11 +19,10 @@ tests on a separate val split (a fraction of a second on one core). Both are det
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,6 +40,7 @@ from gp_autoloss.fitness.toy.data import (
 )
 from gp_autoloss.fitness.toy.train import TrainSettings, train_regression, train_sigmoid, train_softmax
 from gp_autoloss.loss import Loss
+from gp_autoloss.options import Options, option
 
 __all__ = ["TOY_DEFAULTS", "ToyAdapter", "ToyOptions"]
 
@@ -48,25 +48,37 @@ _TRAIN, _VAL, _VERIFY = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class ToyOptions:
-    """Settings of the ``toy`` adapter (all recorded by ``describe()``); sizes count samples (boxes)."""
+class ToyOptions(Options):
+    """Settings of the ``toy`` adapter (``--adapter-option NAME=VALUE``, all recorded with a run); sizes count
+    samples (boxes); defaults depend on the space (:data:`TOY_DEFAULTS`)."""
 
-    num_classes: int = 8  # foreground classes (classification spaces)
-    feat_dim: int = 32  # feature size of a box
-    hidden: int = 32  # hidden units of the MLP head
-    pos_fraction: float = 0.25  # share of positive boxes in every split
-    hard_fraction: float = 0.5  # share of the negatives that are low-IoU boxes on an object (classification)
-    train_size: int = 16384
-    val_size: int = 4096
-    batch_size: int = 256
-    steps: int = 200
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    grad_clip: float | None = 10.0  # max gradient norm; None: no clipping
-    warmup: float = 0.1  # fraction of the steps warmed up linearly from lr / 10
-    verify_size: int = 128  # D_verify, trained and tested on, full batch
-    verify_steps: int = 40
+    num_classes: int = option(8, "foreground classes (classification spaces)", ge=1)
+    feat_dim: int = option(32, "feature size of a box", ge=1)
+    hidden: int = option(32, "hidden units of the MLP head", ge=1)
+    pos_fraction: float = option(0.25, "share of positive boxes in every split", gt=0, le=1)
+    hard_fraction: float = option(0.5, "share of the negatives that are low-IoU boxes on an object "
+                                  "(classification)", ge=0, le=1)  # fmt: skip
+    train_size: int = option(16384, "proxy task: training boxes", ge=1)
+    val_size: int = option(4096, "proxy task: validation boxes", ge=1)
+    batch_size: int = option(256, "proxy task: mini-batch size (0: full batch)", ge=0)
+    steps: int = option(200, "proxy task: SGD steps", ge=1)
+    lr: float = option(0.05, "SGD learning rate", gt=0)
+    momentum: float = option(0.9, "SGD momentum", ge=0, lt=1)
+    weight_decay: float = option(1e-4, "SGD weight decay", ge=0)
+    grad_clip: float | None = option(10.0, "max gradient norm (None: no clipping)", gt=0)
+    warmup: float = option(0.1, "fraction of the steps warmed up linearly from lr / 10", ge=0, le=1)
+    verify_size: int = option(128, "D_verify: boxes, trained and tested on, full batch", ge=1)
+    verify_steps: int = option(40, "D_verify: training steps", ge=1)
+
+    @classmethod
+    def space_defaults(cls, space: str | None) -> dict[str, Any]:
+        """:data:`TOY_DEFAULTS` of ``space``."""
+        return dict(TOY_DEFAULTS.get(space or "", {}))
+
+    @classmethod
+    def applies(cls, name: str, space: str | None) -> bool:
+        """The classification options mean nothing to ``iou_reg``."""
+        return not (space == "iou_reg" and name in _CLS_ONLY)
 
 
 #: per-space defaults that differ from :class:`ToyOptions`'s
@@ -90,58 +102,42 @@ TOY_DEFAULTS: dict[str, dict[str, Any]] = {
 #: options that only the classification spaces use
 _CLS_ONLY = ("num_classes", "pos_fraction", "hard_fraction")
 
-_INT_OPTIONS = ("num_classes", "feat_dim", "hidden", "train_size", "val_size", "steps", "verify_size", "verify_steps")
-
 
 @register_adapter("toy")
 class ToyAdapter(FitnessAdapter):
     """Train a small head with the candidate on synthetic detection data; see the module docstring.
 
-    Options (keyword arguments): the fields of :class:`ToyOptions`; defaults depend on the space
-    (:data:`TOY_DEFAULTS`).
+    Options (keyword arguments): the fields of :class:`ToyOptions` (checked by the base class, read as
+    ``self.opts``); defaults depend on the space (:data:`TOY_DEFAULTS`).
     """
 
     spaces = ("softmax_cls", "sigmoid_cls", "iou_reg")
-    accepted_options = tuple(f.name for f in fields(ToyOptions))
+    options_class = ToyOptions
+    opts: ToyOptions
     _CACHE_ENTRIES = 24  # (seed, split) pairs kept
 
     def __init__(self, space: str, **options: Any) -> None:
         super().__init__(space, **options)
-        known = {f.name for f in fields(ToyOptions)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(
-                f"adapter 'toy': unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        if self.space.name == "iou_reg":
-            unused = sorted(set(options) & set(_CLS_ONLY))
-            if unused:
-                raise ConfigError(f"adapter 'toy': option(s) {', '.join(unused)} do not apply to space 'iou_reg'")
-        self.config = _validate(replace(ToyOptions(), **{**TOY_DEFAULTS[self.space.name], **options}))
-        recorded = asdict(self.config)
-        if self.space.name == "iou_reg":
-            recorded = {k: v for k, v in recorded.items() if k not in _CLS_ONLY}
-        self.options = recorded
         self._data: OrderedDict[tuple[int, int], ClsData | RegData] = OrderedDict()
 
     # ---- FitnessAdapter ------------------------------------------------------------------------------
     def verify(self, loss: Loss, seed: int) -> float:
         """Train and test on the seed's tiny D_verify set (full batch, ``verify_steps`` steps)."""
         dverify = self._split(seed, _VERIFY)
-        o = self.config
+        o = self.opts
         settings = self._settings(steps=o.verify_steps, batch_size=0)
         return self._run(loss, dverify, dverify, settings, seed, salt=1)
 
     def proxy(self, loss: Loss, seed: int) -> float:
         """Train on the seed's train split for ``steps`` mini-batches, test on its val split."""
         train, val = self._split(seed, _TRAIN), self._split(seed, _VAL)
-        o = self.config
+        o = self.opts
         settings = self._settings(steps=o.steps, batch_size=o.batch_size)
         return self._run(loss, train, val, settings, seed, salt=2)
 
     # ---- internals -----------------------------------------------------------------------------------
     def _settings(self, *, steps: int, batch_size: int) -> TrainSettings:
-        o = self.config
+        o = self.opts
         return TrainSettings(
             steps=steps,
             batch_size=batch_size,
@@ -174,7 +170,7 @@ class ToyAdapter(FitnessAdapter):
         if found is not None:
             self._data.move_to_end(key)
             return found
-        o = self.config
+        o = self.opts
         size = (o.train_size, o.val_size, o.verify_size)[which]
         data: ClsData | RegData
         if self.space.name == "iou_reg":
@@ -194,38 +190,6 @@ class ToyAdapter(FitnessAdapter):
         while len(self._data) > self._CACHE_ENTRIES:
             self._data.popitem(last=False)
         return data
-
-
-def _validate(o: ToyOptions) -> ToyOptions:
-    """Type and range checks; returns the options with the float fields as floats."""
-    floats: dict[str, float] = {}
-    for f in fields(ToyOptions):
-        value = getattr(o, f.name)
-        if f.name in _INT_OPTIONS or f.name == "batch_size":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ConfigError(f"adapter 'toy': {f.name} must be an integer, not {value!r}")
-        elif not (value is None and f.name == "grad_clip"):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-                raise ConfigError(f"adapter 'toy': {f.name} must be a finite number, not {value!r}")
-            floats[f.name] = float(value)
-    o = replace(o, **floats)
-    bad = [name for name in _INT_OPTIONS if getattr(o, name) < 1]
-    if bad:
-        raise ConfigError(f"adapter 'toy': {bad[0]} must be >= 1, not {getattr(o, bad[0])!r}")
-    checks = [
-        ("batch_size", o.batch_size >= 0, ">= 0 (0: full batch)"),
-        ("pos_fraction", 0.0 < o.pos_fraction <= 1.0, "in (0, 1]"),
-        ("hard_fraction", 0.0 <= o.hard_fraction <= 1.0, "in [0, 1]"),
-        ("lr", o.lr > 0.0, "> 0"),
-        ("momentum", 0.0 <= o.momentum < 1.0, "in [0, 1)"),
-        ("weight_decay", o.weight_decay >= 0.0, ">= 0"),
-        ("warmup", 0.0 <= o.warmup <= 1.0, "in [0, 1]"),
-        ("grad_clip", o.grad_clip is None or o.grad_clip > 0.0, "> 0 or None"),
-    ]
-    for name, ok, rule in checks:
-        if not ok:
-            raise ConfigError(f"adapter 'toy': {name} must be {rule}, not {getattr(o, name)!r}")
-    return o
 
 
 @contextmanager
