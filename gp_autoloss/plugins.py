@@ -114,7 +114,8 @@ def plugin_files() -> dict[str, str | None]:
 def plugins_used_by(space: str, adapter: str | None = None, strategy: str | None = None,
                     executor: str | None = None) -> list[str]:  # fmt: skip
     """The plugins that registered what a run of these settings uses: the space, its primitives and initial
-    loss, the adapter, the strategy and the executor (entries registered outside a plugin load are the core's)."""
+    loss, the adapter, the strategy and its stages, and the executor (entries registered outside a plugin load
+    are the core's)."""
     from gp_autoloss.execution.base import EXECUTORS
     from gp_autoloss.fitness.base import ADAPTERS
     from gp_autoloss.known import KNOWN_LOSSES
@@ -130,4 +131,8 @@ def plugins_used_by(space: str, adapter: str | None = None, strategy: str | None
     for registry, name in ((ADAPTERS, adapter), (STRATEGIES, strategy), (EXECUTORS, executor)):
         if name is not None:
             origins.append(registry.origin(name))
+    if strategy is not None and strategy in STRATEGIES:  # and the stages it lists, a plugin's among them
+        from gp_autoloss.search.stages import SEARCH_STAGES
+
+        origins += [SEARCH_STAGES.origin(s) for s in STRATEGIES.get(strategy).stages if isinstance(s, str)]
     return list(dict.fromkeys(o for o in origins if o))

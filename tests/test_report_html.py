@@ -21,7 +21,7 @@ import pytest
 
 from gp_autoloss.reporting import load_run, render_html, run_summary
 from gp_autoloss.reporting.data import open_readonly
-from gp_autoloss.reporting.live import REPORT_FILE
+from gp_autoloss.reporting.live import REPORT_FILE, live_report
 from gp_autoloss.reporting.series import SCATTER_PER_GENERATION
 from gp_autoloss.search import RunStorage, SearchConfig, SearchEngine, StorageError
 from gp_autoloss.search.strategies import STRATEGIES, register_strategy
@@ -271,6 +271,7 @@ def test_search_rewrites_the_report_after_every_generation(tmp_path):
         cfg = SearchConfig(space="softmax_cls", strategy="report_watch", adapter="toy", generations=3, population=10,
                            top_k=2, parents=2, seed=3)  # fmt: skip
         engine = SearchEngine.create(cfg, run_dir)
+        engine.subscribe(live_report)  # as the CLI's search command does
         try:
             engine.run()
         finally:
@@ -288,6 +289,7 @@ def test_a_report_that_cannot_be_written_does_not_stop_the_search(tmp_path, capl
     cfg = SearchConfig(space="softmax_cls", strategy="cse", adapter="toy", generations=2, population=8, top_k=2,
                        parents=2, seed=0)  # fmt: skip
     engine = SearchEngine.create(cfg, run_dir)
+    engine.subscribe(live_report)
     try:
         with caplog.at_level("WARNING", logger="gp_autoloss.report"):
             summary = engine.run()

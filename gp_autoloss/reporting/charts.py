@@ -6,14 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gp_autoloss.reporting.data import FUNNEL_FIELDS
 from gp_autoloss.reporting.series import SCATTER_PER_GENERATION
 from gp_autoloss.reporting.svgchart import PALETTE, Series, bar_chart, line_chart
 
-__all__ = ["run_labels", "progress_charts", "evolution_chart", "funnel_chart", "FUNNEL_LABELS"]
-
-FUNNEL_LABELS = {"generated": "generated", "unique": "deduplicated", "valid": "valid", "convergent": "convergent",
-                 "verify_passed": "D_verify passed", "proxy_evaluated": "proxy evaluated"}  # fmt: skip
+__all__ = ["run_labels", "progress_charts", "evolution_chart", "funnel_chart"]
 
 
 def run_labels(summaries: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -90,15 +86,21 @@ def evolution_chart(summaries: Sequence[dict[str, Any]]) -> str:
 
 
 def funnel_chart(summaries: Sequence[dict[str, Any]]) -> str:
-    """Candidates left after each stage, summed over generations, one bar per run (log scale)."""
+    """Candidates left after each stage, summed over generations, one bar per run (log scale); the stages are
+    those of every run, in the order they first appear."""
     labels = run_labels(summaries)
+    columns: dict[str, str] = {}
+    for s in summaries:
+        for c in s["funnel_columns"]:
+            if c["funnel"]:
+                columns.setdefault(c["field"], c["label"])
     groups = []
     for (label, color), s in zip(labels, summaries):
         values: list[float | None] = []
-        for f in FUNNEL_FIELDS:
+        for f in columns:
             # counts only: a stage the run did not apply (None, "not checked") has no bar
             cells = [c for c in (row.get(f) for row in s["funnel"]) if isinstance(c, (int, float))]
             values.append(float(sum(cells)) if cells else None)
         groups.append((label, color, values))
-    return bar_chart([FUNNEL_LABELS[f] for f in FUNNEL_FIELDS], groups, title="Funnel: candidates per stage, all "
+    return bar_chart(list(columns.values()), groups, title="Funnel: candidates per stage, all "
                      "generations (Table 2)", ylabel="candidates (log scale)", log_y=True, width=760)  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from gp_autoloss.search.stages.funnel import LEGACY_COLUMNS, FunnelColumn, run_columns
 from gp_autoloss.search.storage import (
     STAGES,
     RunStorage,
@@ -20,8 +21,9 @@ from gp_autoloss.search.storage import (
 
 __all__ = ["RunData", "load_run", "open_readonly", "FUNNEL_FIELDS"]
 
-#: per-generation counts, in funnel order (the paper's Table 2)
-FUNNEL_FIELDS = ("generated", "unique", "valid", "convergent", "verify_passed", "proxy_evaluated")
+#: the funnel counts of a run file that does not store its own columns (the paper's Table 2); a run's own are
+#: :attr:`RunData.funnel_columns`
+FUNNEL_FIELDS = tuple(c.field for c in LEGACY_COLUMNS if c.funnel)
 
 
 @dataclass
@@ -41,6 +43,18 @@ class RunData:
         return sorted(rows, key=lambda r: (-r["proxy_metric"], r["id"]))
 
     @property
+    def funnel_columns(self) -> list[FunnelColumn]:
+        """The funnel table's columns: the engine's counts and each of the strategy's stages' counters, as the
+        run file stores them (see :mod:`gp_autoloss.search.stages.funnel`)."""
+        return run_columns(self.meta, self.config.get("strategy"))
+
+    @property
+    def result_names(self) -> list[str]:
+        """The stage results the candidates have: the built-in ones in pipeline order, then any other."""
+        seen = {k[: -len("_ok")] for c in self.candidates for k in c if k.endswith("_ok")}
+        return [*STAGES, *sorted(seen - set(STAGES))]
+
+    @property
     def best(self) -> dict[str, Any] | None:
         ev = self.evaluated
         return ev[0] if ev else None
@@ -52,7 +66,7 @@ class RunData:
     def stage_totals(self) -> dict[str, dict[str, int]]:
         """Per stage: results computed, taken from the cache, passed, failed."""
         out: dict[str, dict[str, int]] = {}
-        for stage in STAGES:
+        for stage in self.result_names:
             rows = [c for c in self.candidates if f"{stage}_ok" in c]
             out[stage] = {
                 "results": len(rows),

@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gp_autoloss.checks.convergence import NOT_CHECKED
-from gp_autoloss.reporting.data import FUNNEL_FIELDS, RunData, _mask
+from gp_autoloss.reporting.data import RunData, _mask
 from gp_autoloss.search.storage import STAGES
 
 __all__ = ["run_status", "funnel", "best_so_far", "evolution_points", "leaderboard", "failure_groups",
@@ -39,7 +38,7 @@ def run_status(run: RunData) -> dict[str, Any]:
     done = len(finished) >= planned and (planned > 0 or run.meta.get("finished") == "1")
     state = "finished" if done else ("empty" if not run.candidates else "running")
     created = finite(run.meta.get("created"))
-    times = [t for c in run.candidates for s in STAGES if (t := c.get(f"{s}_created")) is not None]
+    times = [t for c in run.candidates for s in run.result_names if (t := c.get(f"{s}_created")) is not None]
     times += [g["ended"] for g in run.generations if g.get("ended")]
     last = max(times) if times else created
     best = run.best
@@ -57,8 +56,10 @@ def run_status(run: RunData) -> dict[str, Any]:
 def funnel(run: RunData) -> list[dict[str, Any]]:
     """Per generation: the paper's Table 2 counts, cached/failed proxy results, best metric, threshold, time.
 
-    A generation still in progress is counted from its candidates as they stand (``finished`` false).
+    The columns are the run's (:attr:`RunData.funnel_columns`). A generation still in progress is counted from
+    its candidates as they stand (``finished`` false), as far as the strategy's counters can be.
     """
+    columns = run.funnel_columns
     out = []
     by_gen: dict[int, list[dict[str, Any]]] = {}
     for c in run.candidates:
@@ -67,38 +68,16 @@ def funnel(run: RunData) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"generation": g["generation"], "finished": g["finished"]}
         if g["finished"]:
             st = g["stats"]
-            row.update({f: st.get(f) for f in FUNNEL_FIELDS})
-            row.update(proxy_cached=st.get("proxy_cached"), failed=st.get("failed"),
-                       best_metric=finite(st.get("best_metric")), best_formula=st.get("best_formula"))  # fmt: skip
+            row.update({c.field: st.get(c.field) for c in columns})
+            row.update(best_metric=finite(st.get("best_metric")), best_formula=st.get("best_formula"))
         else:
-            row.update(_live_counts(run, by_gen.get(g["generation"], [])))
+            cands = by_gen.get(g["generation"], [])
+            row.update({c.field: c.live(cands) if c.live is not None else None for c in columns})
+            row.update(best_metric=None, best_formula=None)
         row["threshold"] = finite(g.get("threshold"))
         row["seconds"] = (g["ended"] - g["started"]) if g.get("ended") and g.get("started") else None
         out.append(row)
     return out
-
-
-def _convergent(cands: list[dict[str, Any]]) -> int | str:
-    """Candidates found convergent, or "not checked" where the space has no convergence check."""
-    if any(str(c.get("convergence_reason") or "").startswith(NOT_CHECKED) for c in cands):
-        return NOT_CHECKED
-    return sum(1 for c in cands if c.get("convergence_ok"))
-
-
-def _live_counts(run: RunData, cands: list[dict[str, Any]]) -> dict[str, Any]:
-    checks = run.config.get("strategy") == "cse"
-    proxied = [c for c in cands if "proxy_ok" in c]
-    return {
-        "generated": len(cands),
-        "unique": len({c["fingerprint"] for c in cands}),
-        "valid": sum(1 for c in cands if c.get("validness_ok")) if checks else None,
-        "convergent": _convergent(cands) if checks else None,
-        "verify_passed": sum(1 for c in cands if c.get("verify_ok") and c["stage"] != "threshold") if checks else None,
-        "proxy_evaluated": sum(1 for c in proxied if not c["proxy_cached"]),
-        "proxy_cached": sum(1 for c in proxied if c["proxy_cached"]),
-        "failed": sum(1 for c in proxied if not c["proxy_ok"]),
-        "best_metric": None, "best_formula": None,
-    }  # fmt: skip
 
 
 def best_so_far(run: RunData) -> list[dict[str, Any]]:
@@ -135,7 +114,13 @@ def evolution_points(run: RunData, per_generation: int = SCATTER_PER_GENERATION)
 
 def time_spent(cand: dict[str, Any]) -> float:
     """Seconds spent on a candidate over all stages (0 for results taken from the cache)."""
-    return float(sum(cand.get(f"{s}_seconds") or 0.0 for s in STAGES if not cand.get(f"{s}_cached")))
+    return float(sum(cand.get(f"{s}_seconds") or 0.0 for s in _results_of(cand) if not cand.get(f"{s}_cached")))
+
+
+def _results_of(cand: dict[str, Any]) -> list[str]:
+    """The stage results a candidate row has (built-in stages first, in pipeline order)."""
+    have = [k[: -len("_ok")] for k in cand if k.endswith("_ok")]
+    return [s for s in STAGES if s in have] + [s for s in have if s not in STAGES]
 
 
 def leaderboard(run: RunData, top: int = 10) -> list[dict[str, Any]]:
@@ -143,7 +128,7 @@ def leaderboard(run: RunData, top: int = 10) -> list[dict[str, Any]]:
     out = []
     for rank, c in enumerate(run.evaluated[:top], 1):
         stages = {}
-        for s in STAGES:
+        for s in _results_of(c):
             if f"{s}_ok" in c:
                 stages[s] = {"ok": c[f"{s}_ok"], "metric": finite(c[f"{s}_metric"]), "reason": c[f"{s}_reason"],
                              "seconds": c[f"{s}_seconds"], "cached": c[f"{s}_cached"]}  # fmt: skip

@@ -38,7 +38,8 @@ def run_summary(run: RunData, top: int = 10) -> dict[str, Any]:
 
     Keys: ``run``, ``config``, ``stage_totals``, ``generations`` (records without RNG states), ``best``,
     ``initial``, ``failures`` (count per reason kind), and ``status``, ``funnel`` (Table 2 per generation),
-    ``best_so_far`` (per computed proxy evaluation), ``evolution`` (Figure 4 points), ``leaderboard`` (top
+    ``funnel_columns`` (its columns: field, label, and whether it is a funnel count), ``best_so_far`` (per
+    computed proxy evaluation), ``evolution`` (Figure 4 points), ``leaderboard`` (top
     ``top``), ``failure_groups`` (with an example each), ``latest`` (the last 25 candidates), ``sessions``
     (versions and machine of the processes that ran the search).
     """
@@ -56,7 +57,8 @@ def run_summary(run: RunData, top: int = 10) -> dict[str, Any]:
     return _clean({
         "format": REPORT_FORMAT, "run": str(run.run_dir), "config": run.config, "stage_totals": run.stage_totals(),
         "generations": generations, "best": run.best, "initial": run.initial, "failures": run.failures(),
-        "status": run_status(run), "funnel": funnel(run), "best_so_far": best_so_far(run),
+        "status": run_status(run), "funnel": funnel(run),
+        "funnel_columns": [{"field": c.field, "label": c.label, "funnel": c.funnel} for c in run.funnel_columns], "best_so_far": best_so_far(run),
         "evolution": evolution_points(run), "leaderboard": leaderboard(run, top),
         "failure_groups": failure_groups(run), "latest": latest, "sessions": load_sessions(run.run_dir),
     })  # fmt: skip

@@ -11,9 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from gp_autoloss.reporting.charts import FUNNEL_LABELS
 from gp_autoloss.reporting.dags import dag_svg, undrawn_note
-from gp_autoloss.reporting.data import FUNNEL_FIELDS
 
 __all__ = ["overview_table", "funnel_table", "leaderboard_table", "latest_table", "failures_table",
            "config_table", "sessions_table", "fmt_metric", "fmt_seconds"]  # fmt: skip
@@ -77,18 +75,18 @@ def overview_table(summaries: Sequence[dict[str, Any]], labels: Sequence[tuple[s
 
 
 def funnel_table(summary: dict[str, Any]) -> str:
-    """Table 2 per generation for one run; a generation in progress is marked."""
+    """Table 2 per generation for one run, one column per count its stages keep (``funnel_columns``); a
+    generation in progress is marked."""
+    columns = summary["funnel_columns"]
     rows = []
     for r in summary["funnel"]:
         gen = f"{r['generation']}" + ("" if r["finished"] else ' <span class="state running">in progress</span>')
-        cells = [gen] + [_cell(r.get(f)) for f in FUNNEL_FIELDS]
-        cells += [_cell(r.get("proxy_cached")), _cell(r.get("failed")), fmt_metric(r.get("threshold")),
-                  fmt_metric(r.get("best_metric")), fmt_seconds(r.get("seconds"))]  # fmt: skip
+        cells = [gen] + [_cell(r.get(c["field"])) for c in columns]
+        cells += [fmt_metric(r.get("threshold")), fmt_metric(r.get("best_metric")), fmt_seconds(r.get("seconds"))]
         rows.append(cells)
     if not rows:
         return '<p class="empty">No generation started yet.</p>'
-    head = ["gen", *(FUNNEL_LABELS[f] for f in FUNNEL_FIELDS), "proxy cached", "proxy failed", "D_verify threshold",
-            "best proxy", "time"]  # fmt: skip
+    head = ["gen", *(c["label"] for c in columns), "D_verify threshold", "best proxy", "time"]
     return _table(head, rows, "funnel num")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gp_autoloss.reporting.data import FUNNEL_FIELDS, RunData
+from gp_autoloss.reporting.data import RunData
 
 __all__ = ["format_report"]
 
@@ -39,11 +39,12 @@ def format_report(run: RunData, top: int = 10) -> str:
         lines.append(f"{k:>4}  {_fmt(row['proxy_metric']):>8}  {_fmt(row.get('verify_metric')):>8}  "
                      f"{row['generation']:>3}  {row['formula']}")  # fmt: skip
     lines += ["", "funnel per generation (paper Table 2):"]
-    header = "gen  " + "  ".join(f"{f:>15}" for f in FUNNEL_FIELDS) + "  best"
+    fields = [c.field for c in run.funnel_columns if c.funnel]
+    header = "gen  " + "  ".join(f"{f:>15}" for f in fields) + "  best"
     lines.append(header)
     for g in run.generations:
         st = g["stats"]
-        cells = "  ".join(f"{_fmt(st.get(f)):>15}" for f in FUNNEL_FIELDS)
+        cells = "  ".join(f"{_fmt(st.get(f)):>15}" for f in fields)
         lines.append(f"{g['generation']:>3}  {cells}  {_fmt(st.get('best_metric'))}")
     fails = run.failures()
     if fails:
