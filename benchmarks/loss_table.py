@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             adapter = MMDetFitnessAdapter(get_detector(detector).cls_space, detector=detector,
                                           data_root=args.data_root, generate_data=True, threads=1,
                                           device=args.device, time_limit=args.time_limit, **settings)  # fmt: skip
-            epochs = adapter.opts.epochs
+            epochs = adapter.epochs
         except GpAutolossError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

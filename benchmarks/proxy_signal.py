@@ -189,8 +189,8 @@ def measure(detector: str, args: argparse.Namespace) -> dict[str, Any]:
                                   **_adapter_options(args.adapter_option))
     losses = [(name, (known_loss(f) if f in KNOWN_LOSSES else parse(f, space)).to_prefix())
               for name, f in LOSSES[detector]]
-    print(f"\n== {detector} ({space}): proxy {adapter.opts.epochs} epochs on {adapter.sizes['proxy']} images, val "
-          f"{adapter.sizes['val']} images, D_verify {adapter.sizes['verify']} images x {adapter.opts.verify_epochs}; "
+    print(f"\n== {detector} ({space}): proxy {adapter.epochs} epochs on {adapter.sizes['proxy']} images, val "
+          f"{adapter.sizes['val']} images, D_verify {adapter.sizes['verify']} images x {adapter.verify_epochs}; "
           f"pretrained: {adapter.pretrained or 'none'}")
     start = time.perf_counter()
     try:
@@ -204,7 +204,7 @@ def measure(detector: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         adapter.close()
     return summarize(detector, [n for n, _ in losses], rows, args.seeds, adapter.sizes,
-                     {"epochs": adapter.opts.epochs, "verify_epochs": adapter.opts.verify_epochs,
+                     {"epochs": adapter.epochs, "verify_epochs": adapter.verify_epochs,
                       "pretrained": adapter.pretrained, "seconds": round(time.perf_counter() - start, 1)})
 
 

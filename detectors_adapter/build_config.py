@@ -124,6 +124,11 @@ def _set_schedule(cfg: Config, spec: TrainSpec) -> None:
     cfg.param_scheduler = schedulers
     if spec.lr is not None:
         cfg.optim_wrapper.optimizer.lr = float(spec.lr)
+    if spec.frozen_stages is not None:
+        backbone = cfg.get("model", {}).get("backbone")
+        if not isinstance(backbone, dict):
+            raise ConfigError("frozen_stages asked for, but the config has no model.backbone")
+        backbone["frozen_stages"] = int(spec.frozen_stages)
 
 
 def _set_runtime(cfg: Config, spec: TrainSpec) -> None:

@@ -28,6 +28,10 @@ class Detector:
         head: keys from ``model`` to the head holding ``loss_cls`` and ``loss_bbox``.
         cls_space: the classification branch's space (``iou_reg`` is the regression branch's).
         description: one line for help texts.
+        proxy_epochs, proxy_images, verify_epochs: the adapter's defaults of ``epochs``, ``proxy_images`` and
+            ``verify_epochs`` for this detector: its proxy task and D_verify, sized so that a tiny detector's
+            proxy evaluation costs at most 90 s on one CPU thread and D_verify at most a fifth of that
+            (``benchmarks/proxy_signal.py`` measures both).
     """
 
     name: str
@@ -35,6 +39,9 @@ class Detector:
     head: tuple[str, ...]
     cls_space: str
     description: str
+    proxy_epochs: int = 4
+    proxy_images: int | None = None
+    verify_epochs: int = 64
 
     @property
     def spaces(self) -> tuple[str, str]:
@@ -63,13 +70,15 @@ DETECTORS: dict[str, Detector] = {
     d.name: d
     for d in (
         Detector("fcos_tiny", "fcos_tiny.py", ("bbox_head",), "sigmoid_cls",
-                 "FCOS, ResNet-18/16 + FPN 64, 128 px, CPU (one-stage, CSE-Autoloss-B)"),
+                 "FCOS, ResNet-18/16 + FPN 64, 128 px, CPU (one-stage, CSE-Autoloss-B)",
+                 proxy_epochs=4, verify_epochs=48),
         Detector("faster_rcnn_tiny", "faster_rcnn_tiny.py", ("roi_head", "bbox_head"), "softmax_cls",
-                 "Faster R-CNN, ResNet-18/16 + FPN 64, 128 px, CPU (two-stage, CSE-Autoloss-A)"),
+                 "Faster R-CNN, ResNet-18/16 + FPN 64, 128 px, CPU (two-stage, CSE-Autoloss-A)",
+                 proxy_epochs=2, proxy_images=700, verify_epochs=32),
         Detector("fcos_r50", "fcos_r50.py", ("bbox_head",), "sigmoid_cls",
-                 "FCOS R50-caffe-FPN-GN 1x, COCO (the paper's one-stage setting)"),
+                 "FCOS R50-caffe-FPN-GN 1x, COCO (the paper's one-stage setting)", proxy_epochs=1),
         Detector("faster_rcnn_r50", "faster_rcnn_r50.py", ("roi_head", "bbox_head"), "softmax_cls",
-                 "Faster R-CNN R50-FPN 1x, COCO (the paper's two-stage setting)"),
+                 "Faster R-CNN R50-FPN 1x, COCO (the paper's two-stage setting)", proxy_epochs=1),
     )
 }
 

@@ -40,7 +40,7 @@ from detectors_adapter.data.coco import build_verify_set, category_names, sample
 from detectors_adapter.data.synthetic import DEFAULT_DATA_ROOT, ensure_dataset
 from detectors_adapter.detectors import DETECTORS, get_detector
 from detectors_adapter.options import MMDetOptions
-from detectors_adapter.pretrained_weights import resolve_pretrained
+from detectors_adapter.pretrained_weights import fine_tuning, resolve_pretrained
 from detectors_adapter.spec import TrainSpec
 from gp_autoloss.errors import ConfigError, GpAutolossError
 from gp_autoloss.fitness.base import CandidateFailed, FitnessAdapter
@@ -99,6 +99,12 @@ class MMDetFitnessAdapter(FitnessAdapter):
         #: the absolute path of ``config``, if given
         self.config = self._config_path(o.config)
         self.pretrained, self.pretrained_prefixes = resolve_pretrained(self.detector.name, o.pretrained)
+        #: how training fine-tunes from the pretrained start (frozen stages, head learning rate)
+        self.tuning = fine_tuning(self.detector.name, o.pretrained)
+        #: the detector's defaults where the options leave them open (``None``)
+        self.epochs = o.epochs if o.epochs is not None else self.detector.proxy_epochs
+        self.verify_epochs = o.verify_epochs if o.verify_epochs is not None else self.detector.verify_epochs
+        self.proxy_images = o.proxy_images if o.proxy_images is not None else self.detector.proxy_images
         self.other_formula = self._other_formula(o.other_loss)
         missing = [m for m in ("mmdet", "mmcv", "mmengine", "pycocotools") if not _installed(m)]
         if missing:
@@ -128,7 +134,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
         if o.keep_work_dirs:
             self._cleanup.detach()
         self.verify_ann = str(build_verify_set(paths["train_ann"], self._tmp / "d_verify.json", seed=o.data_seed))
-        self.proxy_ann = str(sample_subset(paths["train_ann"], self._tmp / "proxy_train.json", o.proxy_images,
+        self.proxy_ann = str(sample_subset(paths["train_ann"], self._tmp / "proxy_train.json", self.proxy_images,
                                            seed=o.data_seed))
         self.val_ann = str(sample_subset(paths["val_ann"], self._tmp / "val.json", o.val_limit, seed=o.data_seed))
         self.sizes = {name: len(json.loads(Path(p).read_text(encoding="utf-8"))["images"])
@@ -196,11 +202,11 @@ class MMDetFitnessAdapter(FitnessAdapter):
         proxy_limit = DEFAULT_TIME_LIMIT if o.time_limit is None else o.time_limit
         if stage == "verify":  # D_verify: a handful of images, one long epoch of verify_epochs passes
             data = (self.verify_ann, self.train_images, self.verify_ann, self.train_images)
-            epochs, repeat = 1, o.verify_epochs
+            epochs, repeat = 1, self.verify_epochs
             time_limit = proxy_limit if o.verify_time_limit is None else o.verify_time_limit
         elif stage == "proxy":
             data = (self.proxy_ann, self.train_images, self.val_ann, self.val_images)
-            epochs, time_limit, repeat = o.epochs, proxy_limit, 1
+            epochs, time_limit, repeat = self.epochs, proxy_limit, 1
         else:
             raise ConfigError(f"mmdet adapter: stage must be 'verify' or 'proxy', not {stage!r}")
         work = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=self._tmp))
@@ -209,7 +215,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
             other_formula=self.other_formula if other_formula is _ADAPTER else other_formula,
             train_ann=data[0], train_images=data[1], test_ann=data[2], test_images=data[3], classes=self.classes,
             epochs=epochs, work_dir=str(work), result=str(work / "result.json"), seed=int(seed), device=o.device,
-            threads=o.threads, batch_size=o.batch_size, lr=o.lr, config=self.config,
+            threads=o.threads, batch_size=o.batch_size, lr=o.lr if o.lr is not None else self.tuning.lr,
+            config=self.config, frozen_stages=self.tuning.frozen_stages,
             cfg_options={**(o.cfg_options or {}), **(cfg_options or {})},
             train_size=self.sizes[stage], repeat=repeat, nproc=o.nproc, curves=curves,
             pretrained=self.pretrained, pretrained_prefixes=self.pretrained_prefixes,

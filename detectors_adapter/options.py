@@ -36,9 +36,13 @@ class MMDetOptions(Options):
     val_ann: str = option("annotations/val.json", "COCO annotation file of the val split")
     val_images: str = option("val", "image directory of the val split")
     generate_data: bool = option(False, "generate the synthetic shapes dataset at data_root when it is missing")
-    epochs: int = option(4, "proxy task: training epochs", ge=1)
-    verify_epochs: int = option(64, "D_verify: passes over its images (one per category)", ge=1)
-    proxy_images: int | None = option(None, "proxy task: random training images trained on (None: all)", ge=1)
+    epochs: int | None = option(None, "proxy task: training epochs (None: the detector's default; fcos_tiny 4, "
+                                "faster_rcnn_tiny 2, the R50 ones 1)", ge=1)  # fmt: skip
+    verify_epochs: int | None = option(None, "D_verify: passes over its images, one per category (None: the "
+                                       "detector's default; fcos_tiny 48, faster_rcnn_tiny 32, the R50 ones 64)",
+                                       ge=1)  # fmt: skip
+    proxy_images: int | None = option(None, "proxy task: random training images trained on (None: the detector's "
+                                      "default; faster_rcnn_tiny 700, all for the others)", ge=1)  # fmt: skip
     val_limit: int | None = option(None, "proxy task: random val images tested on (None: all)", ge=1)
     data_seed: int = option(0, "seed of D_verify and the subsets")
     time_limit: float | None = option(None, "seconds per proxy evaluation, after which the training process is "
@@ -48,7 +52,8 @@ class MMDetOptions(Options):
     device: str = option("cpu", "where training runs", pattern=r"cpu|cuda(:\d+)?", rule="'cpu', 'cuda' or 'cuda:N'")
     threads: int | None = option(1, "torch CPU threads per evaluation (None: torch decides)", ge=1)
     batch_size: int | None = option(None, "override of the detector config's batch size", ge=1)
-    lr: float | None = option(None, "override of the detector config's learning rate", gt=0)
+    lr: float | None = option(None, "override of the detector config's learning rate (the tiny detectors' "
+                              "default start trains at 2e-3)", gt=0)  # fmt: skip
     other_loss: str | None = option(None, "formula or known loss name for the branch not searched (None: the "
                                     "config's loss)")  # fmt: skip
     config: str | None = option(None, "another mmengine config file for the detector (same head layout)", code=True)
@@ -57,8 +62,8 @@ class MMDetOptions(Options):
     nproc: int = option(1, "training processes per evaluation: GPUs with device=cuda (torchrun, NCCL), gloo "
                         "ranks on CPU", ge=1)  # fmt: skip
     pretrained: str | None = option("default", "'default' (the tiny detectors' shipped backbone + neck, "
-                                    "pretrained on synthetic shapes no split uses), 'none' (from scratch) or a "
-                                    "state-dict file")  # fmt: skip
+                                    "pretrained on synthetic shapes no split uses; stem and stages 1-2 frozen), "
+                                    "'none' (from scratch) or a state-dict file")  # fmt: skip
     keep_work_dirs: bool = option(False, "keep each evaluation's work directory (logs) for debugging")
     work_root: str | None = option(None, "where temporary directories go (None: the system's)")
 

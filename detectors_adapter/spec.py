@@ -37,6 +37,8 @@ class TrainSpec:
         curves: validate on the test split after every epoch and return the training-loss and mAP curves.
         pretrained: a plain tensor state dict loaded before the first iteration (the tiny detectors'
             pretrained backbone and neck); ``pretrained_prefixes``: the key prefixes that must all be in it.
+        frozen_stages: override of the backbone's ``frozen_stages`` (a pretrained start's fine-tuning, see
+            :class:`~detectors_adapter.pretrained_weights.FineTuning`).
         trace_batches: record the image ids and flips of every training batch (``result["batches"]``).
     """
 
@@ -65,6 +67,7 @@ class TrainSpec:
     curves: bool = False
     pretrained: str | None = None
     pretrained_prefixes: list[str] = field(default_factory=lambda: ["backbone."])
+    frozen_stages: int | None = None
     trace_batches: bool = False
 
     def dump(self, path: str | Path) -> Path:

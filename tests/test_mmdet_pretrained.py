@@ -51,13 +51,13 @@ def _model(detector: str) -> torch.nn.Module:
 
 @pytest.mark.parametrize("detector", sorted(PRETRAINED))
 def test_shipped_checkpoint_loads_into_the_tiny_detector(detector: str) -> None:
-    """Every backbone tensor of both tiny detectors is in the shipped checkpoint and loads (none missing);
-    FCOS, whose FPN the checkpoint was trained with, loads its neck too."""
+    """Every backbone and neck tensor of both tiny detectors (they share FCOS's FPN) is in the shipped
+    checkpoint and loads (none missing); the heads are not in it."""
     from detectors_adapter.models.pretrained import load_pretrained
 
     path, prefixes = resolve_pretrained(detector, "default")
     assert path is not None and "backbone." in prefixes
-    assert ("neck." in prefixes) == (detector == "fcos_tiny")
+    assert "neck." in prefixes
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = _model(detector)
     before = model.state_dict()
@@ -82,8 +82,36 @@ def test_a_checkpoint_without_the_required_tensors_is_a_config_error(tmp_path: P
     torch.save({k: v for k, v in state.items() if not k.startswith("backbone.layer4")}, str(partial))
     with pytest.raises(ConfigError, match="lacks .* backbone tensors"):
         load_pretrained(_model("fcos_tiny"), partial, ("backbone.",))
-    with pytest.raises(ConfigError, match="lacks|has shape"):  # FCOS's FPN is not Faster R-CNN's
-        load_pretrained(_model("faster_rcnn_tiny"), path, ("backbone.", "neck."))
+    key = next(k for k in state if k.startswith("neck.") and k.endswith("conv.weight"))
+    reshaped = tmp_path / "reshaped.pth"
+    torch.save({**state, key: torch.zeros(3, *state[key].shape[1:])}, str(reshaped))
+    with pytest.raises(ConfigError, match="has shape"):
+        load_pretrained(_model("faster_rcnn_tiny"), reshaped, ("backbone.", "neck."))
+
+
+@pytest.mark.parametrize("detector", sorted(PRETRAINED))
+def test_the_pretrained_start_freezes_the_first_stages_and_from_scratch_trains_all(detector: str) -> None:
+    """The default start fine-tunes (stem and stages 1-2 frozen, head at its learning rate); ``none`` and a
+    user's checkpoint keep the config's settings, so a random backbone is never frozen."""
+    from mmdet.registry import MODELS
+
+    from detectors_adapter.build_config import build_config
+    from detectors_adapter.pretrained_weights import fine_tuning
+    from detectors_adapter.spec import TrainSpec
+
+    tuning = fine_tuning(detector, "default")
+    assert tuning.frozen_stages == 2 and tuning.lr is not None
+    assert fine_tuning(detector, "none").frozen_stages is None and fine_tuning(detector, "w.pth").lr is None
+    spec = {"detector": detector, "space": "iou_reg", "formula": None, "train_ann": "a.json", "train_images": "a",
+            "test_ann": "b.json", "test_images": "b", "classes": ["x"], "epochs": 1, "work_dir": ".", "result": "r"}
+    tuned = build_config(TrainSpec(**spec, frozen_stages=tuning.frozen_stages, lr=tuning.lr))
+    plain = build_config(TrainSpec(**spec))
+    assert tuned.optim_wrapper.optimizer.lr == tuning.lr != plain.optim_wrapper.optimizer.lr
+    frozen = {n for n, p in MODELS.build(tuned.model).named_parameters() if not p.requires_grad}
+    assert frozen and all(n.startswith(("backbone.conv1", "backbone.bn1", "backbone.layer1.", "backbone.layer2."))
+                          for n in frozen)
+    assert any(n.startswith("backbone.layer2.") for n in frozen)
+    assert all(p.requires_grad for p in MODELS.build(plain.model).parameters())
 
 
 def test_altered_or_missing_shipped_checkpoint_is_a_config_error(tmp_path: Path) -> None:
