@@ -1,7 +1,7 @@
 # gp-autoloss: two commands do all set-up on a fresh machine.
 #   make demo   -> creates .venv, installs everything (mmcv built from source), runs the main job
 #   make test   -> same set-up, runs the test suite
-#   make bench  -> regenerates the benchmark tables
+#   make bench  -> reruns the benchmarks (proxy calibration, searches, speed; <= 60 min); make bench-tables: loss tables
 # Every set-up step is idempotent: a stamp file in .venv records what is done.
 
 PYTHON ?= python3
@@ -14,7 +14,7 @@ TORCH_VERSION      := 2.13.0
 SETUPTOOLS_VERSION := 80.9.0
 MMCV_VERSION       := 2.1.0
 
-.PHONY: demo test test-all test-fast bench setup setup-core graphviz chromium clean lint
+.PHONY: demo test test-all test-fast bench bench-tables setup setup-core graphviz chromium clean lint
 
 demo: setup
 	$(VPY) -m detectors_adapter.demo
@@ -31,6 +31,9 @@ test-fast: setup-core
 
 bench: setup
 	$(VPY) -m benchmarks.run_all
+
+bench-tables: setup
+	$(VPY) -m benchmarks.run_all --tables
 
 setup: $(STAMPS)/project graphviz
 

@@ -1,9 +1,18 @@
-"""Every benchmark, in one command (``make bench``), then ``benchmarks/README.md`` regenerated from the results.
+"""The benchmarks, in one command, then ``benchmarks/README.md`` regenerated from the results.
 
-    python -m benchmarks.run_all                      # the default size: <= 60 minutes on 2 CPU cores
+    python -m benchmarks.run_all                      # make bench: the proxy's calibration, the searches and
+                                                      # speed, <= 60 minutes on 2 CPU cores
+    python -m benchmarks.run_all --tables             # make bench-tables: the loss tables and curves (~35 min)
+    python -m benchmarks.run_all --all                # both
     python -m benchmarks.run_all --quick              # a few minutes: the pipeline, not the numbers
     python -m benchmarks.run_all --only loss_table convergence_curves
     python -m benchmarks.run_all --gpu                # adds the GPU smoke check (skipped without CUDA)
+
+Two CPU cores cannot train every detector benchmark within an hour: with a proxy evaluation at about 80 s,
+an hour holds some 90 of them, and the proxy's calibration (``proxy_signal``, about 100 trainings of both
+tiny detectors) plus the loss tables (about 50) need more. ``make bench`` therefore holds the calibration, the
+searches and the speed measurements; the loss tables (the paper's Tables 6 and 7, and Figure 3's curves) are
+the ``tables`` group, ``make bench-tables``.
 
 Each step is one benchmark script's ``main(argv)``; a failing step is reported and the others still run.
 Step times go to ``benchmarks/results/run_all.json``; ``benchmarks/README.md`` is written from the result
@@ -24,6 +33,8 @@ from typing import Any
 
 RESULTS = "benchmarks/results"
 
+#: the steps of the ``tables`` group (``--tables``); every other step is in the default group
+TABLE_STEPS = ("loss_table", "convergence_curves")
 #: (step, module, argv at the default size, argv with --quick)
 STEPS: list[tuple[str, str, list[str], list[str]]] = [
     ("check_speed", "benchmarks.check_speed", [], ["--n", "2000"]),
@@ -35,7 +46,7 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
      ["--space", "softmax_cls", "--population", "200", "--generations", "2", "--fresh"]),
     ("funnel_iou_reg", "benchmarks.funnel", ["--space", "iou_reg", "--fresh"],
      ["--space", "iou_reg", "--population", "200", "--generations", "2", "--fresh"]),
-    ("search_efficiency_toy", "benchmarks.search_efficiency", ["--fresh"],
+    ("search_efficiency_toy", "benchmarks.search_efficiency", ["--workers", "2", "--fresh"],
      ["--seeds", "0", "--generations", "2", "--population", "20", "--holdout", "2", "--fresh"]),
     ("proxy_signal", "benchmarks.proxy_signal", ["--detectors", "fcos_tiny", "faster_rcnn_tiny"],
      ["--detectors", "fcos_tiny", "--seeds", "0", "1", "--verify-candidates", "2",
@@ -64,11 +75,25 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run_all", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the pipeline in minutes")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--tables", action="store_true", help=f"run the tables group ({', '.join(TABLE_STEPS)}) "
+                       "instead of the default group")
+    group.add_argument("--all", action="store_true", help="run both groups")
     parser.add_argument("--gpu", action="store_true", help="also run benchmarks.gpu_smoke")
     parser.add_argument("--only", nargs="+", choices=names, help="run only these steps")
     parser.add_argument("--skip", nargs="+", default=[], choices=names, help="leave these steps out")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README.md")
     return parser.parse_args(argv)
+
+
+def select_steps(args: argparse.Namespace) -> list[tuple[str, str, list[str], list[str]]]:
+    """The steps a call runs: its group (default, ``--tables`` or ``--all``) plus ``--gpu``, or ``--only``'s;
+    less ``--skip``'s."""
+    steps = [s for s in STEPS if args.all or (s[0] in TABLE_STEPS) == args.tables]
+    steps += [GPU_STEP] if args.gpu else []
+    if args.only:
+        steps = [s for s in STEPS + [GPU_STEP] if s[0] in args.only]
+    return [s for s in steps if s[0] not in args.skip]
 
 
 def run_step(name: str, module: str, argv: list[str]) -> dict[str, Any]:
@@ -92,10 +117,7 @@ def run_step(name: str, module: str, argv: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected steps, record their times, regenerate the README; 1 if any step failed."""
     args = _parse_args(argv)
-    steps = STEPS + ([GPU_STEP] if args.gpu else [])
-    if args.only:
-        steps = [s for s in STEPS + [GPU_STEP] if s[0] in args.only]
-    steps = [s for s in steps if s[0] not in args.skip]
+    steps = select_steps(args)
     started = time.strftime("%Y-%m-%d %H:%M")
     total = time.perf_counter()
     records = [run_step(name, module, quick if args.quick else full) for name, module, full, quick in steps]

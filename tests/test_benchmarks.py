@@ -83,3 +83,16 @@ def test_paired_difference_and_failed_scores():
     assert abs(diff["mean"] - 0.1) < 1e-12 and diff["n"] == 3
     assert abs(diff["se"] - diff["std"] / 3**0.5) < 1e-12
     assert mean_or_none([0.6, None]) == 0.3 and mean_or_none([]) is None
+
+
+def test_run_all_groups_split_the_steps_without_overlap():
+    """make bench (default group) and make bench-tables (--tables) together run every step once."""
+    from benchmarks.run_all import STEPS, TABLE_STEPS, _parse_args, select_steps
+
+    default = [s[0] for s in select_steps(_parse_args([]))]
+    tables = [s[0] for s in select_steps(_parse_args(["--tables"]))]
+    assert set(tables) == set(TABLE_STEPS) and not set(default) & set(tables)
+    assert sorted(default + tables) == sorted(s[0] for s in STEPS)
+    assert [s[0] for s in select_steps(_parse_args(["--all", "--skip", "loss_table"]))] == \
+        [s[0] for s in STEPS if s[0] != "loss_table"]
+    assert [s[0] for s in select_steps(_parse_args(["--only", "proxy_signal"]))] == ["proxy_signal"]
