@@ -149,3 +149,47 @@ def test_the_search_package_does_not_import_the_reports():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []  # fmt: skip
             assert not any(n.startswith("gp_autoloss.reporting") for n in names), f"{path} imports {names}"
+
+
+# ---- run files made before stages were composed ------------------------------------------------------------
+
+
+def test_a_run_file_without_funnel_columns_reports_the_old_columns_and_resumes(tmp_path):
+    from gp_autoloss.reporting.data import FUNNEL_FIELDS
+    from gp_autoloss.search import RunStorage
+    from gp_autoloss.search.stages.funnel import LEGACY_COLUMNS
+
+    run_dir = tmp_path / "old"
+    _run(run_dir, strategy="cse", generations=1)
+    store = RunStorage.open(run_dir)
+    try:  # as the engine before issue 15 left it: no meta.funnel
+        store.conn.execute("DELETE FROM meta WHERE key='funnel'")
+    finally:
+        store.close()
+    old = run_summary(load_run(run_dir))
+    assert [c["field"] for c in old["funnel_columns"]] == [c.field for c in LEGACY_COLUMNS]
+    assert [c["field"] for c in old["funnel_columns"] if c["funnel"]] == list(FUNNEL_FIELDS)
+    engine = SearchEngine.open(run_dir, overrides={"generations": 2})
+    try:
+        engine.run()
+    finally:
+        engine.close()
+    rows = run_summary(load_run(run_dir))["funnel"]
+    assert len(rows) == 2 and all(isinstance(r["verify_passed"], int) for r in rows)
+
+
+def test_damaged_funnel_columns_fall_back_to_the_old_ones(tmp_path):
+    from gp_autoloss.search import RunStorage
+    from gp_autoloss.search.stages.funnel import LEGACY_COLUMNS
+
+    run_dir = tmp_path / "run"
+    _run(run_dir, strategy="random", generations=1, population=3)
+    for text in ("not json", '[["generated", "generated"]]', '{"a": 1}'):
+        store = RunStorage.open(run_dir)
+        try:
+            store.set_meta("funnel", text)
+        finally:
+            store.close()
+        data = run_summary(load_run(run_dir))
+        assert [c["field"] for c in data["funnel_columns"]] == [c.field for c in LEGACY_COLUMNS]
+        render_html([load_run(run_dir)])

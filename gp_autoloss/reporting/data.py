@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from gp_autoloss.search.records import CandidateState
 from gp_autoloss.search.stages.funnel import LEGACY_COLUMNS, FunnelColumn, run_columns
 from gp_autoloss.search.storage import (
     STAGES,
@@ -24,6 +25,9 @@ __all__ = ["RunData", "load_run", "open_readonly", "FUNNEL_FIELDS"]
 #: the funnel counts of a run file that does not store its own columns (the paper's Table 2); a run's own are
 #: :attr:`RunData.funnel_columns`
 FUNNEL_FIELDS = tuple(c.field for c in LEGACY_COLUMNS if c.funnel)
+
+#: the states of a candidate a stage dropped
+DROPPED = (CandidateState.FAILED, CandidateState.REJECTED)
 
 
 @dataclass
@@ -81,7 +85,7 @@ class RunData:
         reason are masked so that reasons of the same kind fall into one group."""
         groups: dict[str, int] = {}
         for c in self.candidates:
-            if c["status"] in ("failed", "rejected"):
+            if c["status"] in DROPPED:
                 first = (c["reason"] or "").splitlines()[0] if c["reason"] else ""
                 key = f"{c['stage']}: {_mask(first)[:100]}"
                 groups[key] = groups.get(key, 0) + 1

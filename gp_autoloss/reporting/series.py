@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gp_autoloss.reporting.data import RunData, _mask
+from gp_autoloss.reporting.data import DROPPED, RunData, _mask
 from gp_autoloss.search.storage import STAGES
 
 __all__ = ["run_status", "funnel", "best_so_far", "evolution_points", "leaderboard", "failure_groups",
@@ -144,7 +144,7 @@ def failure_groups(run: RunData) -> list[dict[str, Any]]:
     group with its count and one example (formula and full reason), largest group first."""
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for c in run.candidates:
-        if c["status"] not in ("failed", "rejected"):
+        if c["status"] not in DROPPED:
             continue
         first = (c["reason"] or "").splitlines()[0] if c["reason"] else ""
         key = (c["stage"] or "?", _mask(first)[:100])

@@ -197,11 +197,15 @@ class SearchEngine:
         run = GenerationRun(self.books, -1, [], self.config, self.space)
         for stage in self.stages:
             stage.measure(run, [cand])
+        self._settle(cand)
+        return cand
+
+    def _settle(self, cand: Candidate) -> None:
+        """The final state of a candidate every stage let through: evaluated if its fitness result is ok."""
         res = cand.results.get(self.fitness)
         if res is not None:
             state = CandidateState.EVALUATED if res.ok else CandidateState.FAILED
             self.books.set_state(cand, state, self.fitness, res.reason)
-        return cand
 
     def _load(self, key: str) -> Candidate:
         row = self.storage.candidates("key=?", (key,))[0]
@@ -219,8 +223,8 @@ class SearchEngine:
         for stage in self.stages:
             pipeline, counts = stage.run(run, pipeline)
             stats.update(counts)
-        for cand in pipeline:  # through every stage: scored by the last one
-            self.books.set_state(cand, CandidateState.EVALUATED, self.fitness, cand.results[self.fitness].reason)
+        for cand in pipeline:  # through every stage: the last one's result decides
+            self._settle(cand)
         scored = [c for c in {id(p): p for p in parents + pipeline}.values() if c.metric(self.fitness) is not None]
         scored.sort(key=lambda c: (-(c.metric(self.fitness) or 0.0), c.id))
         new_parents = scored[: self.config.parents] or parents
