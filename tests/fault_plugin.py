@@ -11,7 +11,7 @@ import os
 import signal
 import time
 
-from gp_autoloss.fitness.base import FitnessAdapter, register_adapter
+from gp_autoloss.fitness.base import CandidateFailed, FitnessAdapter, register_adapter
 from gp_autoloss.loss import Loss
 
 
@@ -34,14 +34,19 @@ class FaultyAdapter(FitnessAdapter):
     """Scores by formula hash; misbehaves on purpose for sin/cos/exp/abs/sqrt.
 
     Option ``sleep``: seconds every evaluation takes first (to kill a worker in the middle of one). Option
-    ``config`` is unused but declared a code option, as a config file that runs Python would be.
+    ``refuse``: a candidate whose prefix text contains it raises :class:`CandidateFailed` (the adapter's way
+    of saying "diverged"; none by default). Option ``config`` is unused but declared a code option, as a
+    config file that runs Python would be.
     """
 
     code_options = ("config",)
-    accepted_options = ("sleep", "config")
+    accepted_options = ("sleep", "refuse", "config")
 
     def _run(self, loss: Loss) -> float:
         time.sleep(float(self.options.get("sleep", 0.0)))
+        refuse = self.options.get("refuse")
+        if refuse and refuse in loss.to_prefix():
+            raise CandidateFailed(f"refused: the candidate contains {refuse!r}")
         action = behaviour(loss)
         if action == "raise":
             raise RuntimeError("boom")

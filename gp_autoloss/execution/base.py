@@ -16,8 +16,11 @@ from gp_autoloss.errors import ConfigError
 from gp_autoloss.options import Options
 from primitives import Registry
 
-__all__ = ["EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "check_executor", "AdapterSpec",
-           "executor_factory", "executor_options_class", "resolve_executor_options"]
+__all__ = ["CAPABILITIES", "EvalJob", "EvalResult", "Executor", "EXECUTORS", "create_executor", "check_executor",
+           "AdapterSpec", "executor_factory", "executor_names", "executor_options_class", "resolve_executor_options"]
+
+#: what an executor may claim to enforce (:attr:`Executor.capabilities`)
+CAPABILITIES = ("time_limit", "memory_limit", "worker_death")
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,18 @@ class Executor(ABC):
     code_options: tuple[str, ...] = ()
     #: the declaration of this executor's own options; ``None``: it checks them in :meth:`check_options` itself
     options_class: type[Options] | None = None
+    #: what this executor guarantees beyond the basics (every job gets a result; a candidate that raises or
+    #: returns a non-finite metric is an ``ok=False`` result and the run goes on), some of :data:`CAPABILITIES`:
+    #: ``"time_limit"`` (a job running past ``time_limit`` is stopped and failed), ``"memory_limit"`` (likewise past
+    #: ``memory_limit_mb``), ``"worker_death"`` (a job whose process dies is failed and later jobs still run).
+    #: Claim only what it enforces: the contract suite (``tests/test_contract_executors.py``) tests exactly these
+    capabilities: frozenset[str] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        unknown = set(cls.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise TypeError(f"executor {cls.__name__}: unknown capabilities {sorted(unknown)}; known: {CAPABILITIES}")
         if cls.options_class is not None:
             cls.code_options = tuple(dict.fromkeys([*cls.code_options, *cls.options_class.code_options()]))
 
@@ -141,8 +153,12 @@ def executor_factory(name: str) -> ExecutorFactory:
     try:
         return EXECUTORS.get(name)
     except KeyError:
-        known = sorted(set(EXECUTORS.names()) | set(_LAZY_EXECUTORS))
-        raise ConfigError(f"unknown executor {name!r}; known: {', '.join(known)}") from None
+        raise ConfigError(f"unknown executor {name!r}; known: {', '.join(executor_names())}") from None
+
+
+def executor_names() -> list[str]:
+    """Every executor name: the registered ones and the built-in ones imported on first use (``ray``)."""
+    return sorted(set(EXECUTORS.names()) | set(_LAZY_EXECUTORS))
 
 
 def executor_options_class(name: str) -> type[Options] | None:

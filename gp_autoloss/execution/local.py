@@ -145,6 +145,7 @@ class LocalExecutor(Executor):
 
     name = "local"
     options_class = LocalOptions
+    capabilities = frozenset({"time_limit", "memory_limit", "worker_death"})
 
     def __init__(self, adapter: AdapterSpec, **kwargs: Any) -> None:
         super().__init__(adapter, **kwargs)

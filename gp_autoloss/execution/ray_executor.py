@@ -163,6 +163,7 @@ class RayExecutor(Executor):
 
     name = "ray"
     options_class = RayOptions
+    capabilities = frozenset({"time_limit", "memory_limit", "worker_death"})
     opts: RayOptions
 
     def __init__(self, adapter: AdapterSpec, **kwargs: Any) -> None:

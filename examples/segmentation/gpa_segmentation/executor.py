@@ -37,6 +37,8 @@ class InlineExecutor(Executor):
 
     name = "inline"
     options_class = InlineOptions
+    # in-process: no time or memory limit, and a candidate that kills the process ends the search
+    capabilities: frozenset[str] = frozenset()
     opts: InlineOptions
 
     def __init__(self, adapter: Any, **kwargs: Any) -> None:
