@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,6 +43,14 @@ class SegOptions(Options):
     verify_steps: int = option(20, "D_verify: Adam steps", ge=1)
     lr: float = option(0.02, "Adam learning rate", ge=0)
     noise: float = option(0.5, "std of the pixel noise (the foreground is +1 brighter than the background)", ge=0)
+
+    @classmethod
+    def contract_case(cls, space: str, workdir: Path) -> dict[str, Any]:
+        """Settings of gp-autoloss's adapter contract suite (``tests/test_contract_adapters.py``): options small
+        enough for a test, and a formula whose training fails (NaN from the first step)."""
+        return {"options": {"size": 12, "train_images": 8, "val_images": 4, "steps": 10, "verify_images": 2,
+                            "verify_steps": 5},
+                "failing": "log(x - x - 1)"}  # fmt: skip
 
 
 def make_blobs(n: int, size: int, noise: float, seed: int, split: int) -> tuple[torch.Tensor, torch.Tensor]:
