@@ -71,6 +71,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(default 15: 20 convergent candidates in all; 0 skips target 5)")
     parser.add_argument("--candidate-seed", type=int, default=0, help="seed of the breeding (default 0)")
     parser.add_argument("--jobs", type=int, default=2, help="trainings side by side, one thread each (default 2)")
+    parser.add_argument("--rerun-verify", action="store_true",
+                        help="keep the proxy trainings of the stored result file and rerun only its D_verify "
+                             "trainings at the adapter's current verify_epochs (tuning D_verify's cost)")
     parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE",
                         help="override an adapter default (then it is not the default proxy any more)")
     parser.add_argument("--out-dir", default="benchmarks/results")
@@ -193,6 +196,8 @@ def measure(detector: str, args: argparse.Namespace) -> dict[str, Any]:
           f"{adapter.sizes['val']} images, D_verify {adapter.sizes['verify']} images x {adapter.verify_epochs}; "
           f"pretrained: {adapter.pretrained or 'none'}")
     start = time.perf_counter()
+    if args.rerun_verify:
+        return _rerun_verify(detector, adapter, [n for n, _ in losses], args, start)
     try:
         jobs = [(name, prefix, seed, "proxy") for seed in args.seeds for name, prefix in losses]
         if args.verify_candidates:
@@ -206,6 +211,27 @@ def measure(detector: str, args: argparse.Namespace) -> dict[str, Any]:
     return summarize(detector, [n for n, _ in losses], rows, args.seeds, adapter.sizes,
                      {"epochs": adapter.epochs, "verify_epochs": adapter.verify_epochs,
                       "pretrained": adapter.pretrained, "seconds": round(time.perf_counter() - start, 1)})
+
+
+def _rerun_verify(detector: str, adapter: Any, names: list[str], args: argparse.Namespace,
+                  start: float) -> dict[str, Any]:
+    """The stored result with its D_verify trainings rerun at ``adapter``'s verify_epochs (proxy rows kept)."""
+    from gp_autoloss.errors import ConfigError
+
+    path = Path(args.out_dir) / f"proxy_signal_{detector}.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        rows = [r for r in stored["trainings"] if r["stage"] == "proxy"]
+        verify = [(r["row"], r["prefix"], r["seed"], "verify") for r in stored["trainings"] if r["stage"] == "verify"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--rerun-verify needs a readable {path} ({exc})") from None
+    try:
+        rows += _run_jobs(adapter, verify, args.jobs)
+    finally:
+        adapter.close()
+    settings = {**stored["settings"], "verify_epochs": adapter.verify_epochs,
+                "proxy_rows_from": stored["machine"]["date"], "seconds": round(time.perf_counter() - start, 1)}
+    return summarize(detector, names, rows, stored["seeds"], adapter.sizes, settings)
 
 
 def summarize(detector: str, names: list[str], rows: list[dict[str, Any]], seeds: list[int],
@@ -302,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         report(result)
         (out / f"proxy_signal_{detector}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        table += [{"detector": detector, **t} for t in result["targets"]]
+    for path in sorted(out.glob("proxy_signal_*.json")):  # every detector measured, now or before
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        table += [{"detector": stored["detector"], **t} for t in stored["targets"]]
     if table:
         with open(out / "proxy_signal.csv", "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(table[0]))

@@ -194,7 +194,10 @@ def section_proxy_signal(results: Path) -> str:
                      f"baseline {data['baseline']}; {m['cpus']} CPUs, two trainings side by side on one torch "
                      f"thread each, {m['date']}, {st['seconds']:.0f} s in all"
                      + (f" (15-minute load average {m['load_average_15min']:.1f} at the end: times include any "
-                        "other work the machine ran)" if "load_average_15min" in m else "") + ".\n\n"
+                        "other work the machine ran)" if "load_average_15min" in m else "")
+                     + (f"; the proxy trainings are those of the full run of {st['proxy_rows_from']}, the D_verify "
+                        "trainings were rerun at the passes shown (`--rerun-verify`)" if "proxy_rows_from" in st
+                        else "") + ".\n\n"
                      + _table(["target", "measured", "wanted", "verdict"], rows)
                      + f"\n\nRanking of the searched branch's losses per seed (best first):\n\n{ranking}\n\n"
                      f"D_verify vs proxy over {data['verify_pairs']} convergent candidates (bred from the known "

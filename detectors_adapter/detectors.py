@@ -74,7 +74,7 @@ DETECTORS: dict[str, Detector] = {
                  proxy_epochs=4, verify_epochs=48),
         Detector("faster_rcnn_tiny", "faster_rcnn_tiny.py", ("roi_head", "bbox_head"), "softmax_cls",
                  "Faster R-CNN, ResNet-18/16 + FPN 64, 128 px, CPU (two-stage, CSE-Autoloss-A)",
-                 proxy_epochs=2, proxy_images=700, verify_epochs=32),
+                 proxy_epochs=2, proxy_images=700, verify_epochs=24),
         Detector("fcos_r50", "fcos_r50.py", ("bbox_head",), "sigmoid_cls",
                  "FCOS R50-caffe-FPN-GN 1x, COCO (the paper's one-stage setting)", proxy_epochs=1),
         Detector("faster_rcnn_r50", "faster_rcnn_r50.py", ("roi_head", "bbox_head"), "softmax_cls",

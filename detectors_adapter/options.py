@@ -39,7 +39,7 @@ class MMDetOptions(Options):
     epochs: int | None = option(None, "proxy task: training epochs (None: the detector's default; fcos_tiny 4, "
                                 "faster_rcnn_tiny 2, the R50 ones 1)", ge=1)  # fmt: skip
     verify_epochs: int | None = option(None, "D_verify: passes over its images, one per category (None: the "
-                                       "detector's default; fcos_tiny 48, faster_rcnn_tiny 32, the R50 ones 64)",
+                                       "detector's default; fcos_tiny 48, faster_rcnn_tiny 24, the R50 ones 64)",
                                        ge=1)  # fmt: skip
     proxy_images: int | None = option(None, "proxy task: random training images trained on (None: the detector's "
                                       "default; faster_rcnn_tiny 700, all for the others)", ge=1)  # fmt: skip
