@@ -190,9 +190,8 @@ def test_the_same_seed_gives_the_same_metric(case, stage):
     with closing(build(case)) as first:
         metric = _metric(first, stage, loss, 7)
         assert math.isfinite(metric), f"{case['adapter']} {stage}: the initial loss scores {metric}"
-        assert _metric(first, stage, loss, 7) == metric  # the same adapter again
-    with closing(build(case)) as fresh:
-        assert _metric(fresh, stage, loss, 7) == metric  # and a fresh one
+    with closing(build(case)) as fresh:  # a fresh adapter, as in another worker or a resumed run
+        assert _metric(fresh, stage, loss, 7) == metric
 
 
 @pytest.mark.parametrize("stage", ["verify", "proxy"])
