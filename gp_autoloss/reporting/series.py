@@ -38,7 +38,8 @@ def run_status(run: RunData) -> dict[str, Any]:
     done = len(finished) >= planned and (planned > 0 or run.meta.get("finished") == "1")
     state = "finished" if done else ("empty" if not run.candidates else "running")
     created = finite(run.meta.get("created"))
-    times = [t for c in run.candidates for s in run.result_names if (t := c.get(f"{s}_created")) is not None]
+    stamps = [f"{s}_created" for s in run.result_names]  # once: the names scan every candidate
+    times = [t for c in run.candidates for key in stamps if (t := c.get(key)) is not None]
     times += [g["ended"] for g in run.generations if g.get("ended")]
     last = max(times) if times else created
     best = run.best
