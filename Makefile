@@ -1,7 +1,7 @@
 # gp-autoloss: two commands do all set-up on a fresh machine.
 #   make demo   -> creates .venv, installs everything (mmcv built from source), runs the main job
 #   make test   -> same set-up, runs the test suite
-#   make bench  -> reruns the benchmarks (proxy calibration, searches, speed; <= 60 min); make bench-tables: loss tables
+#   make bench  -> reruns the benchmarks (proxy calibration, toy searches, speed; <= 60 min); make bench-tables: the rest
 # Every set-up step is idempotent: a stamp file in .venv records what is done.
 
 PYTHON ?= python3

@@ -276,8 +276,9 @@ def render(results: Path = RESULTS) -> str:
     """The README text from the results in ``results``."""
     head = ("# Benchmarks\n\nThe paper's comparisons, measured on the machine that ran them. Every table and plot "
             "below is generated from `benchmarks/results/` by `python -m benchmarks.readme`; `make bench` reruns "
-            "the proxy's calibration, the searches and the speed measurements (`python -m benchmarks.run_all`, "
-            "≤ 60 minutes on 2 CPU cores), `make bench-tables` the loss tables and curves (`--tables`); "
+            "the proxy's calibration, the toy searches and the speed measurements (`python -m benchmarks.run_all`, "
+            "≤ 60 minutes on 2 CPU cores), `make bench-tables` the detector search comparison, the loss tables "
+            "and curves (`--tables`); "
             "`--quick` for a smoke run, `--gpu` for the GPU check, each script has `--help` for bigger runs. "
             f"Page written {time.strftime('%Y-%m-%d %H:%M')}.\n")  # fmt: skip
     body = [f"## {title}\n\n{fn(results)}\n" for title, fn in SECTIONS]

@@ -1,8 +1,9 @@
 """The benchmarks, in one command, then ``benchmarks/README.md`` regenerated from the results.
 
-    python -m benchmarks.run_all                      # make bench: the proxy's calibration, the searches and
-                                                      # speed, <= 60 minutes on 2 CPU cores
-    python -m benchmarks.run_all --tables             # make bench-tables: the loss tables and curves (~35 min)
+    python -m benchmarks.run_all                      # make bench: the proxy's calibration, the toy searches
+                                                      # and speed, <= 60 minutes on 2 CPU cores
+    python -m benchmarks.run_all --tables             # make bench-tables: the detector search comparison, the
+                                                      # loss tables and curves (~45 min)
     python -m benchmarks.run_all --all                # both
     python -m benchmarks.run_all --quick              # a few minutes: the pipeline, not the numbers
     python -m benchmarks.run_all --only loss_table convergence_curves
@@ -11,8 +12,8 @@
 Two CPU cores cannot train every detector benchmark within an hour: with a proxy evaluation at about 80 s,
 an hour holds some 90 of them, and the proxy's calibration (``proxy_signal``, about 100 trainings of both
 tiny detectors) plus the loss tables (about 50) need more. ``make bench`` therefore holds the calibration, the
-searches and the speed measurements; the loss tables (the paper's Tables 6 and 7, and Figure 3's curves) are
-the ``tables`` group, ``make bench-tables``.
+toy searches and the speed measurements; the detector search comparison and the loss tables (the paper's
+Tables 6 and 7, and Figure 3's curves) are the ``tables`` group, ``make bench-tables``.
 
 Each step is one benchmark script's ``main(argv)``; a failing step is reported and the others still run.
 Step times go to ``benchmarks/results/run_all.json``; ``benchmarks/README.md`` is written from the result
@@ -34,7 +35,7 @@ from typing import Any
 RESULTS = "benchmarks/results"
 
 #: the steps of the ``tables`` group (``--tables``); every other step is in the default group
-TABLE_STEPS = ("loss_table", "convergence_curves")
+TABLE_STEPS = ("search_efficiency_mmdet", "loss_table", "convergence_curves")
 #: (step, module, argv at the default size, argv with --quick)
 STEPS: list[tuple[str, str, list[str], list[str]]] = [
     ("check_speed", "benchmarks.check_speed", [], ["--n", "2000"]),
@@ -46,7 +47,8 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
      ["--space", "softmax_cls", "--population", "200", "--generations", "2", "--fresh"]),
     ("funnel_iou_reg", "benchmarks.funnel", ["--space", "iou_reg", "--fresh"],
      ["--space", "iou_reg", "--population", "200", "--generations", "2", "--fresh"]),
-    ("search_efficiency_toy", "benchmarks.search_efficiency", ["--workers", "2", "--fresh"],
+    ("search_efficiency_toy", "benchmarks.search_efficiency", ["--seeds", "0", "1", "2", "3", "--workers", "2",
+                                                               "--fresh"],
      ["--seeds", "0", "--generations", "2", "--population", "20", "--holdout", "2", "--fresh"]),
     ("proxy_signal", "benchmarks.proxy_signal", ["--detectors", "fcos_tiny", "faster_rcnn_tiny"],
      ["--detectors", "fcos_tiny", "--seeds", "0", "1", "--verify-candidates", "2",
