@@ -56,7 +56,8 @@ $(STAMPS)/mmcv: $(STAMPS)/torch
 	MMCV_WITH_OPS=1 MAX_JOBS=2 $(VPIP) install --no-build-isolation "mmcv==$(MMCV_VERSION)"
 	touch $@
 
-# the example plugin package (examples/segmentation) is installed too: its tests run every command on it
+# the example plugin package (examples/segmentation) is installed too, without an entry point: inactive until a
+# command asks for it (--plugin gpa_segmentation), so its names never clash with a user's plugin; its tests ask
 $(STAMPS)/core: $(STAMPS)/torch setup.py examples/segmentation/setup.py
 	$(VPIP) install --quiet -e ".[dev]"
 	$(VPIP) install --quiet --no-deps --no-build-isolation -e examples/segmentation

@@ -17,6 +17,18 @@ from primitives import SearchSpace, Vector, get_space
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: the project's example plugin (examples/segmentation): installed by ``make`` but inactive until asked for
+EXAMPLE_PLUGIN = "gpa_segmentation"
+
+
+def example_plugins() -> list[str]:
+    """``[EXAMPLE_PLUGIN]`` where the example package is installed, else ``[]``: what the contract suites ask
+    for, besides the plugins the environment loads, so that the example's adapter, executor and strategy are
+    checked too."""
+    from importlib.util import find_spec
+
+    return [EXAMPLE_PLUGIN] if find_spec(EXAMPLE_PLUGIN) is not None else []
+
 #: random trees per space for the round-trip and compile tests (the issue asks for 10,000)
 N_RANDOM_TREES = 10_000
 

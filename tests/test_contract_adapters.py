@@ -40,8 +40,9 @@ from gp_autoloss.fitness.options import option_names
 from gp_autoloss.options import OptionInfo, Options
 from gp_autoloss.plugins import load_plugins
 from primitives import get_space
+from tests.conftest import example_plugins
 
-load_plugins()  # installed plugins and GP_AUTOLOSS_PLUGINS: their adapters are collected below
+load_plugins(example_plugins())  # installed plugins, GP_AUTOLOSS_PLUGINS's and the example: their adapters are collected below
 load_adapters()
 
 ContractCase = Callable[[str, Path], dict[str, Any]]

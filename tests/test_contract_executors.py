@@ -29,9 +29,10 @@ from gp_autoloss.errors import ConfigError
 from gp_autoloss.execution import EvalJob, EvalResult, create_executor
 from gp_autoloss.execution.base import CAPABILITIES, AdapterSpec, executor_factory, executor_names
 from gp_autoloss.plugins import load_plugins
+from tests.conftest import example_plugins
 from tests.fault_plugin import score
 
-load_plugins()  # installed plugins and GP_AUTOLOSS_PLUGINS: their executors are collected below
+load_plugins(example_plugins())  # installed plugins, GP_AUTOLOSS_PLUGINS's and the example: their executors are collected below
 
 SPACE = "iou_reg"
 #: the faulty adapter in every worker; ``refuse``: its candidates holding ``tanh`` raise CandidateFailed

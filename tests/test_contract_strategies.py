@@ -24,10 +24,11 @@ from gp_autoloss.execution.base import EXECUTORS
 from gp_autoloss.plugins import import_plugin, load_plugins, plugins_used_by
 from gp_autoloss.search import STRATEGIES, GenerationEvent, SearchConfig, SearchEngine
 from gp_autoloss.search.stages import funnel_columns
+from tests.conftest import example_plugins
 from tests.stored_runs import canonical
 
 import_plugin("tests.surrogate_stage_plugin", "the strategy contract")  # the documented plugin strategy
-load_plugins()  # installed plugins and GP_AUTOLOSS_PLUGINS: their strategies are collected below
+load_plugins(example_plugins())  # installed plugins, GP_AUTOLOSS_PLUGINS's and the example: their strategies are collected below
 
 SPACE = "softmax_cls"
 #: generations of a contract run, and the last one finished before the interruption

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ from gp_autoloss.fitness.toy import ToyAdapter, ToyOptions
 from gp_autoloss.options import DEFAULT_TIME_LIMIT, Options, option
 from gp_autoloss.search.config import SearchConfig
 from gp_autoloss.search.resume import resume_config
-from tests.conftest import REPO_ROOT, run_cli
+from tests.conftest import EXAMPLE_PLUGIN, REPO_ROOT, example_plugins, run_cli
 
-_SEGMENTATION = any(ep.module == "gpa_segmentation" for ep in entry_points(group="gp_autoloss.plugins"))
+_SEGMENTATION = bool(example_plugins())
 
 #: every built-in declaration, with the spaces it is checked in (``None``: an executor's)
 DECLARATIONS: list[tuple[type[Options], str | None]] = [
@@ -243,10 +242,11 @@ print(json.dumps(out))
 
 @pytest.mark.skipif(not _SEGMENTATION, reason="the example plugin package is not installed")
 def test_a_plugins_declared_options_are_listed_and_checked(tmp_path):
-    proc = run_cli("search", "--adapter", "seg_blobs", "--space", "bin_seg", "--executor", "inline", "--help")
+    ask = ["--plugin", EXAMPLE_PLUGIN]
+    proc = run_cli("search", *ask, "--adapter", "seg_blobs", "--space", "bin_seg", "--executor", "inline", "--help")
     assert proc.returncode == 0, proc.stderr
     assert "channels: int = 8" in proc.stdout and "fail_fast: bool = False" in proc.stdout
-    line = _one_line_exit_2(run_cli("search", "--adapter", "seg_blobs", "--space", "bin_seg", "--adapter-option",
+    line = _one_line_exit_2(run_cli("search", *ask, "--adapter", "seg_blobs", "--space", "bin_seg", "--adapter-option",
                                     "noise=-1", "--out", str(tmp_path / "r")))  # fmt: skip
     assert "adapter 'seg_blobs': noise must be a number >= 0, not -1" in line and not (tmp_path / "r").exists()
 

@@ -1,9 +1,11 @@
 """The example plugin package ``examples/segmentation`` works through every command, as a user installs it.
 
 It is an installed package (``make setup-core`` installs it: ``pip install --no-deps -e examples/segmentation``)
-found through its entry point (group ``gp_autoloss.plugins``) -- no ``--plugin`` flag anywhere below. Every
-command runs as a subprocess of the real CLI: show, check, render, search with each strategy, resume, report
-(every DAG drawn) and export (parsed back). Sizes are tiny: a run is a few seconds of training.
+without an entry point, so it is inactive until asked for: every command below asks through
+``GP_AUTOLOSS_PLUGINS=gpa_segmentation`` (as a user's shell would), and a command without it does not know the
+plugin's names. Every command runs as a subprocess of the real CLI: show, check, render, search with each
+strategy, resume, report (every DAG drawn) and export (parsed back). Sizes are tiny: a run is a few seconds of
+training.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import re
 import subprocess
 import sys
-from importlib.metadata import entry_points
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,11 @@ from tests.conftest import run_cli as _run_cli
 
 INSTALL = "python -m pip install --no-deps --no-build-isolation -e examples/segmentation (make setup-core does it)"
 
-if not any(ep.module == "gpa_segmentation" for ep in entry_points(group="gp_autoloss.plugins")):
+if find_spec("gpa_segmentation") is None:
     pytest.skip(f"the example plugin package is not installed: {INSTALL}", allow_module_level=True)
+
+#: how every command below asks for the example
+ASK = {"GP_AUTOLOSS_PLUGINS": "gpa_segmentation"}
 
 SPACE = ["--space", "bin_seg"]
 #: seconds per command: generous, for a loaded machine (each is a few seconds of CPU)
@@ -31,8 +36,9 @@ TIMEOUT = 900
 
 
 def run_cli(*args: str, timeout: float = TIMEOUT):
-    """The CLI as a subprocess (:func:`tests.conftest.run_cli`) with this module's time limit."""
-    return _run_cli(*args, timeout=timeout)
+    """The CLI as a subprocess (:func:`tests.conftest.run_cli`) that asks for the example, with this module's
+    time limit."""
+    return _run_cli(*args, env=ASK, timeout=timeout)
 
 
 #: a few images and steps: an evaluation takes milliseconds
@@ -77,11 +83,17 @@ worker processes, which import the plugin too); the vanilla one is resumed to a 
     return out
 
 
-def test_the_package_is_installed_from_its_own_setup_py():
+def test_the_package_is_installed_but_inactive_until_asked_for():
     from importlib.metadata import distribution
 
-    dist = distribution("gpa-segmentation")
-    assert "segmentation = gpa_segmentation" in (dist.read_text("entry_points.txt") or "")
+    dist = distribution("gpa-segmentation")  # installed from its own setup.py ...
+    assert "gp_autoloss.plugins" not in (dist.read_text("entry_points.txt") or "")  # ... without an entry point
+    # a command that does not ask for it does not know its names; one that asks does
+    env = {"GP_AUTOLOSS_PLUGINS": ""}
+    plain = _run_cli("show", "square(x - g)", "--space", "bin_seg", env=env, timeout=TIMEOUT)
+    assert plain.returncode == 2 and "unknown" in plain.stderr and "bin_seg" in plain.stderr
+    assert _ok(_run_cli("show", "square(x - g)", "--space", "bin_seg", "--plugin", "gpa_segmentation",
+                        env=env, timeout=TIMEOUT))  # fmt: skip
 
 
 def test_show_knows_the_plugin_space_primitive_and_known_loss():

@@ -9,7 +9,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["gpa_segmentation*"]),
     install_requires=["gp-autoloss", "torch>=2.1", "numpy>=1.24"],
-    # every gp-autoloss command imports this module (what it registers is then known to show, check, render,
-    # search, report and export, and a run records that it needs it)
-    entry_points={"gp_autoloss.plugins": ["segmentation = gpa_segmentation"]},
+    # No entry point: gp-autoloss's own `make` installs this example into every user's environment, so it must
+    # stay inactive until asked for (--plugin gpa_segmentation, or GP_AUTOLOSS_PLUGINS=gpa_segmentation); else
+    # its names (square, seg_blobs, ...) would be taken in every command. A plugin package of your own declares
+    #     entry_points={"gp_autoloss.plugins": ["segmentation = gpa_segmentation"]},
+    # and every gp-autoloss command then loads it once the package is installed (see docs/extending.md).
 )

@@ -2,8 +2,9 @@
 exit 2.
 
 Plugins (see :mod:`gp_autoloss.plugins`) are loaded before the parser is built, so what they register (spaces,
-adapters, export formats, even subcommands) is known to every command: installed packages' entry points, then
-``GP_AUTOLOSS_PLUGINS``, then every ``--plugin MODULE`` of the command line.
+adapters, export formats, even subcommands) is known to every command: ``GP_AUTOLOSS_PLUGINS``, then every
+``--plugin MODULE`` of the command line, then installed packages' entry points (which give way, with a note, to a
+name taken before them).
 """
 
 from __future__ import annotations
@@ -77,12 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 a check failed, 2 bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        from gp_autoloss.plugins import load_plugins
+        from gp_autoloss.plugins import load_plugins, skipped_plugins
 
         load_plugins(plugin_arguments(argv))
     except GpAutolossError as exc:
         print(f"gp-autoloss: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    for skipped in skipped_plugins():  # an installed plugin that gave way to a name taken before it
+        print(f"gp-autoloss: note: {skipped.note()}", file=sys.stderr)
     parser = build_parser()
     args = parser.parse_args(protect_formulas(argv, parser))  # "-dot(...)" is a formula, not an option
     if getattr(args, "_handler", None) is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gp_autoloss.errors import ConfigError
-from gp_autoloss.plugins import PluginError, loaded_plugins
+from gp_autoloss.plugins import PluginError, loaded_plugins, skipped_plugins
 from gp_autoloss.search.config import SearchConfig
 
 __all__ = ["resume_config", "adapter_code_options", "executor_code_options"]
@@ -68,9 +68,11 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any], run_dir: str | 
     config = SearchConfig.from_dict(stored)
     missing = [p for p in config.plugins if p not in loaded_plugins()]
     if missing:
+        skipped = {s.module: s for s in skipped_plugins()}.get(missing[0])
+        why = f" ({skipped.note()})" if skipped is not None else ""
         raise PluginError(
-            f"{run_dir} needs plugin {missing[0]!r}, which this command did not load: install its package or give "
-            f"--plugin {missing[0]} (a run file never imports code by itself)"
+            f"{run_dir} needs plugin {missing[0]!r}, which this command did not load{why}: install its package or "
+            f"give --plugin {missing[0]} (a run file never imports code by itself)"
         )
     if config.adapter:
         _given_again("adapter", config.adapter_options, given.get("adapter_options", {}),
