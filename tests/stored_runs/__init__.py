@@ -37,12 +37,13 @@ from tests.stored_runs.compare import TOLERANCE, compare
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 
-#: name -> search settings (real toy adapter; small enough for the test suite). The seeds are ones whose runs
-#: have no near-tie (see :func:`near_ties`) and hold under every capability: seeds 3 (vanilla), 3 (cse) and 5
-#: (cse_iou), stored before, each had a selection that a shift within the tolerance turned; cse_iou's seeds 0 and
-#: 2-9 each had a D_verify metric (64 boxes: steps of 1/640) that torch's default kernels moved by up to 0.04.
-#: ``random`` records 2 parents, not 3 (its third was 0.0127000 against 0.0126886). ``cse`` keeps a top-K and a
-#: threshold rejection.
+#: name -> search settings (real toy adapter; small enough for the test suite). Each was chosen to have no near-tie
+#: (:func:`near_ties`) and to hold under every capability: seeds 3 (vanilla) and 3 (cse), stored before, each had
+#: a selection that a shift within the tolerance turned, and random's third parent was 0.0127000 against 0.0126886
+#: (it records 2 now). The second CSE run is on ``sigmoid_cls``, not ``iou_reg`` as before: on the toy box
+#: regressor, losses of raw areas (``u - i + (e - u) / e``) train through clipped gradients of values in the
+#: thousands, and torch's portable kernels moved their D_verify metrics by up to 0.04 in 10 of 11 seeds tried (64 or
+#: 256 boxes). ``cse`` keeps a top-K and a threshold rejection.
 RUNS: dict[str, dict[str, Any]] = {
     "random": {"space": "softmax_cls", "strategy": "random", "adapter": "toy", "generations": 2, "population": 6,
                "parents": 2, "top_k": 3, "seed": 3},
@@ -50,8 +51,8 @@ RUNS: dict[str, dict[str, Any]] = {
                 "parents": 3, "top_k": 3, "seed": 7},
     "cse": {"space": "softmax_cls", "strategy": "cse", "adapter": "toy", "generations": 3, "population": 12,
             "parents": 3, "top_k": 1, "seed": 6},
-    "cse_iou": {"space": "iou_reg", "strategy": "cse", "adapter": "toy", "generations": 2, "population": 10,
-                "parents": 3, "top_k": 2, "seed": 1},
+    "cse_sigmoid": {"space": "sigmoid_cls", "strategy": "cse", "adapter": "toy", "generations": 2, "population": 8,
+                    "parents": 2, "top_k": 2, "seed": 0},
 }
 
 
@@ -93,7 +94,7 @@ def run(name: str, run_dir: Path, *, noise_seed: int | None = None) -> dict[str,
     settings = dict(RUNS[name])
     if noise_seed is not None:
         settings.update(adapter="toy_noisy", plugins=["tests.noisy_toy_plugin"],
-                        adapter_options={"noise_seed": noise_seed})  # fmt: skip
+                        adapter_options={**settings.get("adapter_options", {}), "noise_seed": noise_seed})  # fmt: skip
     engine = SearchEngine.create(SearchConfig(**settings), run_dir)
     try:
         engine.run()
