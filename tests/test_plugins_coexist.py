@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -147,12 +148,10 @@ def test_two_installed_plugins_with_one_name_load_the_first_and_note_the_other(t
                                    "'gpa_segmentation' (entry point 'segmentation' of gpa-segmentation-active)")
 
 
-def test_a_failed_plugin_registers_nothing(tmp_path, monkeypatch):
+def test_a_failed_plugin_registers_nothing(tmp_path):
     """A plugin that registers, then fails, leaves no entry behind: importing it again fails the same way
-    (not with "already registered"), and the names stay free for another plugin."""
-    from gp_autoloss.plugins import PluginError, import_plugin
-    from primitives import PRIMITIVES
-
+    (not with "already registered"), and the names stay free for another plugin. In a fresh interpreter, so
+    this session's registries and loaded plugins stay as they are."""
     (tmp_path / "gpa_half_plugin.py").write_text(
         "from primitives import UNARY, register_primitive\n"
         "register_primitive('half_hp', lambda a: a / 2, UNARY)\n"
@@ -160,13 +159,21 @@ def test_a_failed_plugin_registers_nothing(tmp_path, monkeypatch):
     (tmp_path / "gpa_other_half.py").write_text(
         "from primitives import UNARY, register_primitive\n"
         "register_primitive('half_hp', lambda a: 0.5 * a, UNARY)\n")  # fmt: skip
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for _ in range(2):
-        with pytest.raises(PluginError, match="cannot import plugin 'gpa_half_plugin' .*RuntimeError: half-way"):
-            import_plugin("gpa_half_plugin")
-        assert "half_hp" not in PRIMITIVES and "gpa_half_plugin" not in sys.modules
-    try:
-        import_plugin("gpa_other_half")
-        assert PRIMITIVES.origin("half_hp") == "gpa_other_half"
-    finally:
-        PRIMITIVES.remove("half_hp")
+    script = (
+        "import sys\n"
+        "from gp_autoloss.plugins import PluginError, import_plugin\n"
+        "from primitives import PRIMITIVES\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        import_plugin('gpa_half_plugin')\n"
+        "    except PluginError as exc:\n"
+        "        print(exc)\n"
+        "    print('half_hp' in PRIMITIVES, 'gpa_half_plugin' in sys.modules)\n"
+        "import_plugin('gpa_other_half')\n"
+        "print(PRIMITIVES.origin('half_hp'))\n")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=TIMEOUT, env={**os.environ, **_env(tmp_path)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    failure = "cannot import plugin 'gpa_half_plugin' (--plugin): RuntimeError: half-way"
+    assert lines == [failure, "False False", failure, "False False", "gpa_other_half"]
