@@ -55,3 +55,7 @@ class NoisyToyAdapter(ToyAdapter):
     def proxy(self, loss: Loss, seed: int) -> float:
         """The toy proxy metric, shifted."""
         return self._shifted("proxy", super().proxy(loss, seed))
+
+    def proxy_budget(self, loss: Loss, seed: int, budget, state) -> float:  # type: ignore[no-untyped-def]
+        """The toy metric of a proxy budget, shifted."""
+        return self._shifted(f"proxy@{budget}", super().proxy_budget(loss, seed, budget, state))

@@ -179,6 +179,9 @@ def run_search(args: argparse.Namespace) -> int:
     print(f"best loss:      {summary.best_formula}  (proxy {summary.best_metric})")
     print(f"proxy evals:    {summary.proxy_evaluations}   D_verify evals: {summary.verify_evaluations}   "
           f"cache hits: {summary.cache_hits}   candidates: {summary.candidates}")  # fmt: skip
+    if summary.budget_evaluations:
+        rungs = ", ".join(f"{f} x{n}" for f, n in summary.budget_evaluations.items())
+        print(f"rungs:          {rungs}   (all proxy training = {summary.proxy_equivalents:.2f} full proxies)")
     print(f"wall-clock:     {summary.seconds:.1f} s")
     return 0
 

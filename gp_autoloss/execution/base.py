@@ -35,12 +35,16 @@ class AdapterSpec:
 
 @dataclass(frozen=True)
 class EvalJob:
-    """One expensive evaluation: ``stage`` is ``verify`` or ``proxy``."""
+    """One expensive evaluation: ``stage`` is its fidelity (``verify``, ``proxy`` or a proxy budget
+    ``proxy@N/M``, see :mod:`gp_autoloss.fitness.budget`); ``state`` a folder where the adapter keeps what it
+    trained for this loss, so a larger budget continues from it (``None``: nothing kept). Score it with
+    :func:`gp_autoloss.fitness.score` ``(adapter, job.stage, loss, job.seed, job.state)``."""
 
     job_id: str
     stage: str
     formula: str
     seed: int
+    state: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -23,13 +23,13 @@ __all__ = ["evaluate_job", "main"]
 def evaluate_job(adapter: Any, space: str, job: dict[str, Any]) -> dict[str, Any]:
     """Evaluate one job with a built adapter; never raises."""
     from gp_autoloss.errors import GpAutolossError
+    from gp_autoloss.fitness.budget import score
     from gp_autoloss.loss import parse
 
     start = time.perf_counter()
     try:
         loss = parse(job["formula"], space)
-        fn = adapter.verify if job["stage"] == "verify" else adapter.proxy
-        metric = float(fn(loss, int(job["seed"])))
+        metric = float(score(adapter, job["stage"], loss, int(job["seed"]), job.get("state")))
         if not math.isfinite(metric):
             return _result(job, False, None, f"metric is {metric}", start)
         return _result(job, True, metric, "", start)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any, ClassVar
 
 from gp_autoloss.errors import ConfigError, GpAutolossError
@@ -37,7 +38,7 @@ from gp_autoloss.options import Options
 from primitives import Registry
 
 __all__ = ["FitnessAdapter", "CandidateFailed", "ADAPTERS", "register_adapter", "register_lazy_adapter", "create_adapter",
-           "load_adapters", "adapter_options_class", "resolve_adapter_options"]
+           "load_adapters", "adapter_options_class", "adapter_supports_budget", "resolve_adapter_options"]
 
 
 class CandidateFailed(GpAutolossError):
@@ -66,6 +67,9 @@ class FitnessAdapter(ABC):
     #: without ``options_class``: the option names this adapter takes; ``None``: the keyword parameters of its
     #: ``__init__``. Others are refused here, for every adapter (:mod:`gp_autoloss.fitness.options`)
     accepted_options: ClassVar[tuple[str, ...] | None] = None
+    #: whether :meth:`proxy_budget` trains part of the proxy schedule and continues from a state folder (the
+    #: multi-fidelity stages need it; see :mod:`gp_autoloss.fitness.budget`)
+    supports_budget: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,6 +98,15 @@ class FitnessAdapter(ABC):
     def proxy(self, loss: Loss, seed: int) -> float:
         """Proxy-task evaluation; returns a metric (higher is better)."""
 
+    def proxy_budget(self, loss: Loss, seed: int, budget: Fraction, state: str | None) -> float:
+        """The proxy task trained for ``budget`` (a fraction in (0, 1]) of its schedule; returns its metric.
+
+        ``state`` is a folder of this loss's own (shared by its equivalents) where the adapter keeps what it
+        trained: called again with a larger budget, it continues from the longest schedule prefix it saved there,
+        so no step is paid twice. Budgets are prefixes of one schedule: ``budget`` 1 gives :meth:`proxy`'s
+        metric. Adapters that implement it set :attr:`supports_budget`."""
+        raise ConfigError(f"adapter {self.name!r} has no proxy budgets (it trains the whole proxy or nothing)")
+
     def describe(self) -> dict[str, Any]:
         """Settings to store with a run (JSON-serializable)."""
         return {"adapter": self.name, "space": self.space.name, **self.options}
@@ -118,11 +131,12 @@ def register_adapter(name: str) -> Callable[[type[FitnessAdapter]], type[Fitness
 
 
 def register_lazy_adapter(name: str, target: str, *, code_options: tuple[str, ...] = (),
-                          options: type[Options] | None = None) -> None:  # fmt: skip
+                          options: type[Options] | None = None, supports_budget: bool = False) -> None:  # fmt: skip
     """Register an adapter by ``"module:Class"``, imported only when the adapter is created. ``options``: its
     :attr:`~FitnessAdapter.options_class`, from a module light to import, so that settings are checked and
     ``--help`` lists them without importing the class; ``code_options`` as :attr:`FitnessAdapter.code_options`
-    (the declaration's are added)."""
+    (the declaration's are added); ``supports_budget`` as :attr:`FitnessAdapter.supports_budget` (so a search
+    config is checked without importing the class)."""
 
     def factory(space: str, **options: Any) -> FitnessAdapter:
         module_name, _, attr = target.partition(":")
@@ -135,6 +149,7 @@ def register_lazy_adapter(name: str, target: str, *, code_options: tuple[str, ..
     declared = options.code_options() if options is not None else ()
     factory.code_options = tuple(dict.fromkeys([*code_options, *declared]))  # type: ignore[attr-defined]
     factory.options_class = options  # type: ignore[attr-defined]
+    factory.supports_budget = supports_budget  # type: ignore[attr-defined]
     ADAPTERS.add(name, factory)
 
 
@@ -162,6 +177,17 @@ def adapter_options_class(name: str) -> type[Options] | None:
     except KeyError as exc:
         raise ConfigError(str(exc.args[0])) from None
     return getattr(factory, "options_class", None)
+
+
+def adapter_supports_budget(name: str) -> bool:
+    """Whether registered adapter ``name`` trains proxy budgets (:attr:`FitnessAdapter.supports_budget`), without
+    importing a lazily registered adapter's module."""
+    load_adapters(name)
+    try:
+        factory = ADAPTERS.get(name)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    return bool(getattr(factory, "supports_budget", False))
 
 
 def resolve_adapter_options(name: str, space: str, options: dict[str, Any], *,

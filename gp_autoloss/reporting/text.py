@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gp_autoloss.reporting.data import RunData
+from gp_autoloss.search.summary import budget_counts, proxy_cost
 
 __all__ = ["format_report"]
 
@@ -34,6 +35,10 @@ def format_report(run: RunData, top: int = 10) -> str:
         f"D_verify {totals['verify']['computed']} (+{totals['verify']['cached']} from cache), "
         f"candidates {len(run.candidates)}, {float(run.meta.get('seconds', 0) or 0):.1f} s"
     )
+    rungs = budget_counts(run.candidates)
+    if rungs:
+        lines.append(f"successive halving: {', '.join(f'{f} trained {n}' for f, n in rungs.items())}; all proxy "
+                     f"training = {proxy_cost(run.candidates):.2f} full proxies")  # fmt: skip
     lines += ["", f"top {top} losses by proxy metric:", f"{'rank':>4}  {'proxy':>8}  {'verify':>8}  gen  formula"]
     for k, row in enumerate(run.evaluated[:top], 1):
         lines.append(f"{k:>4}  {_fmt(row['proxy_metric']):>8}  {_fmt(row.get('verify_metric')):>8}  "

@@ -10,8 +10,10 @@ wall clock. :class:`GenerationRun` is the view of it one stage gets for one gene
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gp_autoloss.execution import EvalJob, Executor
@@ -25,10 +27,13 @@ if TYPE_CHECKING:
     from gp_autoloss.search.config import SearchConfig
     from primitives import SearchSpace
 
-__all__ = ["GenerationRun", "RunBooks", "ProgressFactory"]
+__all__ = ["GenerationRun", "RunBooks", "ProgressFactory", "STATES_DIR"]
 
 #: how often (seconds) a running search stores its wall-clock time
 CLOCK_EVERY = 2.0
+
+#: the folder of a run directory where adapters keep what a proxy budget trained (one sub-folder per loss)
+STATES_DIR = "states"
 
 #: ``progress(total=..., desc=...)`` -> an object with ``update(n)`` and ``close()`` (e.g. ``tqdm``)
 ProgressFactory = Callable[..., Any]
@@ -69,17 +74,28 @@ class RunBooks:
         self.tick()
 
     def set_state(self, cand: Candidate, state: CandidateState, stage: str | None, reason: str = "") -> None:
-        """Give ``cand`` its final state and deciding stage."""
+        """Give ``cand`` its final state and deciding stage. A decided loss trains no further budget: what its
+        rungs saved in its state folder is deleted (a resumed run has its results; the run folder stays small)."""
         self.storage.set_status(cand.id, state, stage, reason)
+        if state is not CandidateState.PENDING:
+            folder = Path(self.state_folder(cand))
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
 
     def has_result(self, cand: Candidate, name: str) -> bool:
         """Does ``cand`` or an equivalent loss have a computed result ``name``?"""
         return name in cand.results or self.storage.result_by_fingerprint(cand.fingerprint, name) is not None
 
     # ---- evaluations -----------------------------------------------------------------------------------------
-    def evaluate(self, cands: Sequence[Candidate], fidelity: str, desc: str) -> None:
+    def state_folder(self, cand: Candidate) -> str:
+        """Where the adapter keeps what it trained for ``cand`` and its equivalents (``RUN/states/<fingerprint>``),
+        so a larger proxy budget continues from a smaller one; created by the adapter when it saves."""
+        return str(self.storage.path.parent / STATES_DIR / cand.fingerprint)
+
+    def evaluate(self, cands: Sequence[Candidate], fidelity: str, desc: str, continues: bool = False) -> None:
         """Run the adapter at ``fidelity`` for the candidates lacking that result; equivalent candidates share
-        one job, and a result an equivalent loss already has is reused (marked cached)."""
+        one job, and a result an equivalent loss already has is reused (marked cached). ``continues``: each job
+        gets the loss's state folder (:meth:`state_folder`), where a proxy budget saves and continues."""
         by_fp: dict[str, list[Candidate]] = {}
         for cand in cands:
             if fidelity in cand.results:
@@ -94,7 +110,8 @@ class RunBooks:
         jobs = {f"{group[0].id}:{fidelity}": group for group in by_fp.values()}
         bar = self.progress(total=len(jobs), desc=desc) if self.progress else None
         try:
-            for res in self._executor().run([EvalJob(jid, fidelity, g[0].loss.to_prefix(), self._seed)
+            for res in self._executor().run([EvalJob(jid, fidelity, g[0].loss.to_prefix(), self._seed,
+                                                     self.state_folder(g[0]) if continues else None)
                                              for jid, g in jobs.items()]):  # fmt: skip
                 group = jobs[res.job_id]
                 result = StageResult(res.ok, res.metric, res.reason, res.seconds)
@@ -139,9 +156,9 @@ class GenerationRun(StageRun):
     def record(self, cand: Candidate, name: str, result: StageResult) -> None:
         self.books.record(cand, name, result)
 
-    def evaluate(self, cands: Sequence[Candidate], fidelity: str, label: str) -> None:
+    def evaluate(self, cands: Sequence[Candidate], fidelity: str, label: str, continues: bool = False) -> None:
         where = "gen 0 L_I" if self.generation < 0 else f"gen {self.generation}"
-        self.books.evaluate(cands, fidelity, f"{where} {label}")
+        self.books.evaluate(cands, fidelity, f"{where} {label}", continues)
 
     def set_state(self, cand: Candidate, state: CandidateState, stage: str, reason: str = "") -> None:
         self.books.set_state(cand, state, stage, reason)

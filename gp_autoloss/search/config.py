@@ -79,7 +79,23 @@ class SearchConfig:
         self.adapter_options = resolve_adapter_options(self.adapter, space.name, self.adapter_options,
                                                        time_limit=self.time_limit)  # fmt: skip
         _check_initial(space, self.initial_formula)
+        self._check_budgets()
         return self
+
+    def _check_budgets(self) -> None:
+        """A strategy with proxy-budget rungs needs an adapter that trains budgets."""
+        from gp_autoloss.fitness.base import adapter_supports_budget
+        from gp_autoloss.search.stages import stages_need_budgets
+        from gp_autoloss.search.strategies import STRATEGIES
+
+        try:
+            rungs = stages_need_budgets(STRATEGIES.get(self.strategy).pipeline())
+        except (KeyError, ValueError):  # an unregistered stage: the engine names it
+            return
+        if rungs and not adapter_supports_budget(self.adapter):
+            raise ConfigError(f"strategy {self.strategy!r} trains part of the proxy ({', '.join(rungs)}) but adapter "
+                              f"{self.adapter!r} has no proxy budgets; use an adapter that has (toy, mmdet) or a "
+                              "strategy without rungs")  # fmt: skip
 
     def check_values(self) -> SearchConfig:
         """Types, finiteness and ranges of every field (no registry look-ups); one-line :class:`ConfigError`."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from gp_autoloss.fidelity import full_proxy_equivalents, is_budget_fidelity
 from gp_autoloss.search.storage import RunStorage
 
 __all__ = ["SearchSummary", "run_summary"]
@@ -24,6 +25,10 @@ class SearchSummary:
     candidates: int
     generations: int
     seconds: float
+    #: computed trainings per proxy budget of successive halving (``{"proxy@1/9": 27, ...}``; empty without rungs)
+    budget_evaluations: dict[str, int] = field(default_factory=dict)
+    #: every proxy training of the run (rungs included), in whole proxy trainings
+    proxy_equivalents: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -47,4 +52,39 @@ def run_summary(storage: RunStorage) -> SearchSummary:
         candidates=len(storage.candidates()),
         generations=sum(1 for g in storage.generations() if g["finished"]),
         seconds=float(storage.meta("seconds", "0") or 0),
+        budget_evaluations=budget_counts(table),
+        proxy_equivalents=proxy_cost(table),
     )
+
+
+def _proxy_fidelities(row: dict[str, Any]) -> list[str]:
+    return [k[:-3] for k in row if k.endswith("_ok") and k.startswith("proxy") and not row.get(k[:-3] + "_cached")]
+
+
+def budget_counts(table: list[dict[str, Any]]) -> dict[str, int]:
+    """Computed trainings per proxy budget (``proxy@N/M``) in a run's :meth:`~RunStorage.results_table`."""
+    counts: dict[str, int] = {}
+    for row in table:
+        for fid in _proxy_fidelities(row):
+            if _is_budget(fid):
+                counts[fid] = counts.get(fid, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: _order(kv[0])))
+
+
+def proxy_cost(table: list[dict[str, Any]]) -> float:
+    """A run's proxy trainings, rungs included, in whole proxy trainings (see
+    :func:`~gp_autoloss.fitness.budget.full_proxy_equivalents`)."""
+    return full_proxy_equivalents(_proxy_fidelities(row) for row in table)
+
+
+def _is_budget(fidelity: str) -> bool:
+    try:
+        return is_budget_fidelity(fidelity)
+    except Exception:  # noqa: BLE001 - a result name that is no fidelity (a plugin stage's)
+        return False
+
+
+def _order(fidelity: str) -> float:
+    from fractions import Fraction
+
+    return float(Fraction(fidelity.partition("@")[2]))

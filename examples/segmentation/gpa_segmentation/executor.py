@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gp_autoloss.execution import EXECUTORS, EvalJob, EvalResult, Executor
-from gp_autoloss.fitness import create_adapter
+from gp_autoloss.fitness import create_adapter, score
 from gp_autoloss.loss import parse
 from gp_autoloss.options import Options, option
 
@@ -50,8 +50,7 @@ class InlineExecutor(Executor):
             start = time.perf_counter()
             try:
                 loss = parse(job.formula, self.adapter.space)
-                stage = self._adapter.verify if job.stage == "verify" else self._adapter.proxy
-                metric = float(stage(loss, job.seed))
+                metric = float(score(self._adapter, job.stage, loss, job.seed, job.state))
                 ok = math.isfinite(metric)
                 reason = "" if ok else f"metric is {metric}"
             except Exception as exc:  # noqa: BLE001 - a candidate that raises is a failed candidate

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -24,7 +24,7 @@ from gp_autoloss.fitness.base import CandidateFailed
 from gp_autoloss.fitness.toy.data import ClsData, RegData, decode_deltas
 from gp_autoloss.fitness.toy.metrics import box_iou_terms, coco_ap, mean_recall_over_thresholds
 
-__all__ = ["MLP", "TrainSettings", "train_regression", "train_sigmoid", "train_softmax"]
+__all__ = ["MLP", "Resumable", "TrainSettings", "TrainState", "train_regression", "train_sigmoid", "train_softmax"]
 
 LossModule = Callable[..., torch.Tensor]
 
@@ -44,6 +44,35 @@ class TrainSettings:
     grad_clip: float | None
     warmup: float  # fraction of the steps with a linear warm-up from lr / 10
     hidden: int
+
+
+@dataclass
+class TrainState:
+    """Where a training run stands after ``step`` steps of its schedule: the weights, the momentum buffers and the
+    generator that draws the mini-batches -- all a later call needs to train on exactly as one long run would."""
+
+    step: int
+    params: list[torch.Tensor]
+    bufs: list[torch.Tensor]
+    rng: torch.Tensor
+
+    def to_dict(self) -> dict[str, object]:
+        return {"step": self.step, "params": self.params, "bufs": self.bufs, "rng": self.rng}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> TrainState:
+        return cls(int(data["step"]), list(data["params"]), list(data["bufs"]), data["rng"])  # type: ignore[arg-type]
+
+
+@dataclass
+class Resumable:
+    """Train only the steps ``[start, stop)`` of the schedule: ``start`` is the step of the state ``load`` returns
+    (0 when it returns ``None``); the state after ``stop`` goes to ``save``. The learning-rate schedule stays the
+    whole run's (``TrainSettings.steps``), so the steps are those of one long run."""
+
+    stop: int
+    load: Callable[[], TrainState | None] = field(default=lambda: None)
+    save: Callable[[TrainState], None] = field(default=lambda state: None)
 
 
 class MLP:
@@ -76,18 +105,32 @@ def _sgd(
     n: int,
     g: torch.Generator,
     step_loss: Callable[[torch.Tensor], torch.Tensor],
+    resume: Resumable | None = None,
 ) -> None:
     """SGD with momentum and weight decay (``torch.optim.SGD``'s update, written out: the optimizer's first
     use imports ``torch._dynamo``, seconds per worker process), gradient-norm clipping and linear warm-up.
 
-    ``step_loss(indices)`` returns the reduced loss of one mini-batch.
+    ``step_loss(indices)`` returns the reduced loss of one mini-batch. ``resume``: train only part of the schedule,
+    continuing from a saved state (see :class:`Resumable`).
     """
     params = model.params
     bufs = [torch.zeros_like(p) for p in params]
     full = settings.batch_size <= 0 or settings.batch_size >= n
     all_idx = torch.arange(n)
     warm = max(int(settings.steps * settings.warmup), 1)
-    for step in range(settings.steps):
+    start, stop = 0, settings.steps
+    if resume is not None:
+        stop = min(resume.stop, settings.steps)
+        saved = resume.load()
+        if saved is not None and saved.step <= stop:
+            with torch.no_grad():
+                for p, v in zip(params, saved.params):
+                    p.copy_(v)
+                for b, v in zip(bufs, saved.bufs):
+                    b.copy_(v)
+            g.set_state(saved.rng)
+            start = saved.step
+    for step in range(start, stop):
         idx = all_idx if full else torch.randint(0, n, (settings.batch_size,), generator=g)
         try:
             loss = step_loss(idx)
@@ -119,11 +162,14 @@ def _sgd(
                 p.sub_(lr * buf)
     if not model.finite():
         raise CandidateFailed("weights diverged to NaN/inf")
+    if resume is not None and stop > start:
+        resume.save(TrainState(stop, [p.detach().clone() for p in params], [b.clone() for b in bufs], g.get_state()))
 
 
 # ---- heads --------------------------------------------------------------------------------------------
 def train_softmax(
-    loss_fn: LossModule, train: ClsData, test: ClsData, settings: TrainSettings, g: torch.Generator
+    loss_fn: LossModule, train: ClsData, test: ClsData, settings: TrainSettings, g: torch.Generator,
+    resume: Resumable | None = None,
 ) -> float:
     """Two-stage RoI classifier over C+1 classes (background last); returns COCO AP on ``test``."""
     c = train.num_classes
@@ -135,14 +181,15 @@ def train_softmax(
         per = loss_fn(x=model(train.feats[idx]), y=onehot[idx], w=w[idx])
         return per.mean()
 
-    _sgd(model, settings, len(train), g, step_loss)
+    _sgd(model, settings, len(train), g, step_loss, resume)
     with torch.no_grad():
         probs = torch.softmax(model(test.feats), dim=1)[:, :c]
     return _ap(probs, test)
 
 
 def train_sigmoid(
-    loss_fn: LossModule, train: ClsData, test: ClsData, settings: TrainSettings, g: torch.Generator
+    loss_fn: LossModule, train: ClsData, test: ClsData, settings: TrainSettings, g: torch.Generator,
+    resume: Resumable | None = None,
 ) -> float:
     """One-stage per-class sigmoid classifier with focal-loss alpha and normalization by positives."""
     c = train.num_classes
@@ -157,14 +204,15 @@ def train_sigmoid(
         num_pos = max(int(positive[idx].sum()), 1)
         return (per * alpha[idx]).sum() / num_pos
 
-    _sgd(model, settings, len(train), g, step_loss)
+    _sgd(model, settings, len(train), g, step_loss, resume)
     with torch.no_grad():
         probs = torch.sigmoid(model(test.feats))
     return _ap(probs, test)
 
 
 def train_regression(
-    loss_fn: LossModule, train: RegData, test: RegData, settings: TrainSettings, g: torch.Generator
+    loss_fn: LossModule, train: RegData, test: RegData, settings: TrainSettings, g: torch.Generator,
+    resume: Resumable | None = None,
 ) -> float:
     """Box regressor predicting normalized deltas; returns the mean over IoU thresholds of the hit rate."""
     model = MLP(train.feats.shape[1], settings.hidden, 4, g, out_std=0.0, out_bias=0.0)
@@ -174,7 +222,7 @@ def train_regression(
         i, u, e = box_iou_terms(boxes, train.targets[idx])
         return loss_fn(i=i, u=u, e=e).mean()
 
-    _sgd(model, settings, len(train), g, step_loss)
+    _sgd(model, settings, len(train), g, step_loss, resume)
     with torch.no_grad():
         boxes = decode_deltas(test.proposals, model(test.feats))
         i, u, _ = box_iou_terms(boxes, test.targets)

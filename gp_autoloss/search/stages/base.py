@@ -55,10 +55,12 @@ class StageRun(ABC):
         """Store ``result`` as ``cand``'s result ``name`` (in the run file and on ``cand.results``)."""
 
     @abstractmethod
-    def evaluate(self, cands: Sequence[Candidate], fidelity: str, label: str) -> None:
+    def evaluate(self, cands: Sequence[Candidate], fidelity: str, label: str, continues: bool = False) -> None:
         """Score the candidates that lack result ``fidelity`` with the adapter at that fidelity (``verify``,
-        ``proxy``) through the executor: equivalent candidates share one job, a result an equivalent loss
-        already has is reused (``cached``). ``label`` names the work on the progress bar."""
+        ``proxy``, a proxy budget ``proxy@N/M``) through the executor: equivalent candidates share one job, a
+        result an equivalent loss already has is reused (``cached``). ``label`` names the work on the progress
+        bar. ``continues``: the adapter keeps what it trains in the loss's state folder and continues from what
+        a smaller budget left there (see :mod:`gp_autoloss.fitness.budget`)."""
 
     @abstractmethod
     def set_state(self, cand: Candidate, state: CandidateState, stage: str, reason: str = "") -> None:

@@ -40,18 +40,27 @@ class ProbeChecks(Need):
 
 
 class AdapterCall(Need):
-    """The fitness adapter at ``fidelity`` (``verify``: the D_verify simulation; ``proxy``: the proxy task), run
-    through the executor; the result's metric is the adapter's score. ``label`` names it on progress bars."""
+    """The fitness adapter at ``fidelity`` (``verify``: the D_verify simulation; ``proxy``: the proxy task;
+    ``proxy@N/M``: that part of the proxy schedule), run through the executor; the result's metric is the
+    adapter's score. ``label`` names it on progress bars. ``continues``: the jobs get the loss's state folder, so
+    a budget continues from the previous rung's training (see :mod:`gp_autoloss.fitness.budget`)."""
 
     failure_state = CandidateState.FAILED
 
-    def __init__(self, fidelity: str, label: str | None = None) -> None:
+    def __init__(self, fidelity: str, label: str | None = None, continues: bool = False) -> None:
+        from gp_autoloss.fidelity import parse_fidelity
+
+        parse_fidelity(fidelity)  # a one-line ConfigError names a bad one
         self.fidelity = fidelity
         self.label = label or fidelity
+        self.continues = continues
         self.results = (fidelity,)
 
     def measure(self, run: StageRun, cands: Sequence[Candidate]) -> None:
-        run.evaluate(cands, self.fidelity, self.label)
+        if self.continues:
+            run.evaluate(cands, self.fidelity, self.label, continues=True)
+        else:
+            run.evaluate(cands, self.fidelity, self.label)
 
     def __repr__(self) -> str:
-        return f"AdapterCall({self.fidelity!r})"
+        return f"AdapterCall({self.fidelity!r}{', continues=True' if self.continues else ''})"

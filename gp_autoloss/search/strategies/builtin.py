@@ -1,4 +1,4 @@
-"""The three strategies of the paper's Table 5."""
+"""The three strategies of the paper's Table 5, and their successive-halving variants (``cse_sh``, ``vanilla_sh``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from gp_autoloss.loss import Loss
 from gp_autoloss.search.strategies.base import SearchStrategy, register_strategy
 from gp_autoloss.search.variation import Offspring
 
-__all__ = ["RandomStrategy", "VanillaStrategy", "CseStrategy"]
+__all__ = ["RandomStrategy", "VanillaStrategy", "CseStrategy", "CseHalvingStrategy", "VanillaHalvingStrategy"]
 
 
 @register_strategy("random")
@@ -47,4 +47,28 @@ class CseStrategy(VanillaStrategy):
         "verify",  # D_verify simulation; kept: at least the previous generation's top loss
         "top_k",  # the K best distinct losses on D_verify
         "proxy",  # proxy-task evaluation: the fitness
+    )
+
+
+@register_strategy("vanilla_sh")
+class VanillaHalvingStrategy(VanillaStrategy):
+    """Vanilla evolution whose offspring pass successive halving over the proxy schedule instead of each paying
+    the whole proxy: all train 1/9 of it, the best third continue to 1/3, the best third of those to the end
+    (:mod:`gp_autoloss.search.stages.halving`). Needs an adapter with proxy budgets."""
+
+    stages = ("rung_1", "rung_2", "proxy_continued")
+
+
+@register_strategy("cse_sh")
+class CseHalvingStrategy(VanillaStrategy):
+    """CSE-Autoloss with a multi-fidelity stage: the offspring that pass the checks and the D_verify simulation
+    go through successive halving (1/9, 1/3, then the whole proxy, each continuing the previous rung's training)
+    instead of the top-K each paying the whole proxy. Needs an adapter with proxy budgets."""
+
+    stages = (
+        "checks",  # validness check and convergence-property verification on the probes
+        "verify",  # D_verify simulation; kept: at least the previous generation's top loss
+        "rung_1",  # 1/9 of the proxy schedule; the best third go on
+        "rung_2",  # continued to 1/3; the best third go on
+        "proxy_continued",  # continued to the whole proxy: the fitness
     )
