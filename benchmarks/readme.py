@@ -140,6 +140,37 @@ def section_search_efficiency(results: Path) -> str:
     return "\n\n".join(parts) or _missing("Table 5", "python -m benchmarks.search_efficiency")
 
 
+def section_search_real(results: Path) -> str:
+    """The equal-budget comparison on a real detector (``benchmarks.search_real``); ``--quick`` results are not
+    numbers to report and are left out."""
+    parts = []
+    for path, data in _each_result(results, "search_real_*.json"):
+        st = data["settings"]
+        if st.get("quick"):
+            continue
+        rows = []
+        for name, s in data["summary"].items():
+            vs = "–" if s["vs_initial"] is None else f"{s['vs_initial']:+.4f} ± {s['vs_initial_se']:.4f}"
+            rows.append([name, _num(s["proxy_evaluations"], 1), _num(s["rung_cost"], 2), _num(s["failed_trainings"], 1),
+                         _num(s["seconds"], 0), _num(s["search_best"]), _num(s["holdout_mean"]), vs,
+                         ", ".join(s["verdicts"]), _num(s["better_per_hour"], 2)])  # fmt: skip
+        init = data["initial"]
+        text = [f"**{path.stem.replace('search_real_', '')}** — adapter `{st['adapter']}`"
+                f"{' `' + st['detector'] + '`' if st.get('detector') else ''}, space `{st['space']}`, "
+                f"{st['budget']:g} s of evaluation per search, population {st['population']}, CSE top-K "
+                f"{st['top_k']}, parents {st['parents']}, search seeds {st['seeds']}, {st['holdout']} held-out "
+                f"seeds; L_I held-out {_num(init.get('mean'))}; {data['machine']['cpus']} CPUs, "
+                f"{data['machine']['date']}, {data['seconds']:.0f} s in all.",
+                "", _table(["strategy", "proxy evaluations", "rung trainings (full proxies)", "failed trainings",
+                            "seconds", "search-time best", "found loss held-out", "vs L_I (paired ± se)",
+                            "verdicts", "held-out-better losses per hour"], rows)]  # fmt: skip
+        png = path.with_suffix(".png")
+        if png.is_file():
+            text += ["", f"![{path.stem}](results/{png.name})"]
+        parts.append("\n".join(text))
+    return "\n\n".join(parts) or _missing("the equal-budget comparison", "python -m benchmarks.search_real")
+
+
 def section_funnel(results: Path) -> str:
     parts = []
     for _, data in _each_result(results, "funnel_*.json"):
@@ -264,6 +295,7 @@ def section_speed(results: Path) -> str:
 SECTIONS: list[tuple[str, Callable[[Path], str]]] = [
     ("Is the detector proxy an instrument? Level, noise, rank agreement, cost", section_proxy_signal),
     ("Search efficiency: random vs vanilla vs CSE (the paper's Table 5)", section_search_efficiency),
+    ("Equal budget on a real detector: random, vanilla, CSE, successive halving", section_search_real),
     ("The filter funnel (Table 2)", section_funnel),
     ("Hand-designed vs searched losses on tiny detectors (Tables 6 and 7)", section_loss_tables),
     ("Convergence curves (Figure 3)", section_curves),

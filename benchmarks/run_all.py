@@ -35,7 +35,7 @@ from typing import Any
 RESULTS = "benchmarks/results"
 
 #: the steps of the ``tables`` group (``--tables``); every other step is in the default group
-TABLE_STEPS = ("search_efficiency_mmdet", "loss_table", "convergence_curves")
+TABLE_STEPS = ("search_efficiency_mmdet", "search_real", "loss_table", "convergence_curves")
 #: (step, module, argv at the default size, argv with --quick)
 STEPS: list[tuple[str, str, list[str], list[str]]] = [
     ("check_speed", "benchmarks.check_speed", [], ["--n", "2000"]),
@@ -66,6 +66,8 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
       "--adapter-option", "generate_data=true", "--adapter-option", "epochs=1",
       "--adapter-option", "verify_epochs=1", "--adapter-option", "proxy_images=16",
       "--adapter-option", "val_limit=8", "--holdout", "1", "--fresh"]),
+    # 4 strategies x 2 seeds x 15 min of evaluation, then 9 losses x 3 held-out seeds on the default proxy
+    ("search_real", "benchmarks.search_real", ["--fresh"], ["--quick", "--fresh"]),
     ("loss_table", "benchmarks.loss_table", [], ["--seeds", "0", "1", "--epochs", "1"]),
     ("convergence_curves", "benchmarks.convergence_curves", [], []),
 ]  # fmt: skip

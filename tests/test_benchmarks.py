@@ -96,3 +96,40 @@ def test_run_all_groups_split_the_steps_without_overlap():
     assert [s[0] for s in select_steps(_parse_args(["--all", "--skip", "loss_table"]))] == \
         [s[0] for s in STEPS if s[0] != "loss_table"]
     assert [s[0] for s in select_steps(_parse_args(["--only", "proxy_signal"]))] == ["proxy_signal"]
+
+
+def test_search_real_keeps_to_the_budget_and_reports_what_it_found(tmp_path):
+    """Equal budget: every search's found loss is the best fitness that finished within its budget of evaluation
+    seconds (recomputed here from the run file), and the held-out comparison is paired with the initial loss."""
+    from benchmarks import search_real
+
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    budget = 2.0
+    argv = ["--quick", "--strategies", "vanilla", "cse_sh", "--seeds", "3", "--budget", str(budget),
+            "--holdout", "2", "--out-dir", str(out), "--runs-dir", str(runs)]
+    assert search_real.main(argv) == 0
+    data = json.loads((out / "search_real_quick.json").read_text())
+    assert [r["strategy"] for r in data["runs"]] == ["vanilla", "cse_sh"]
+    for run in data["runs"]:
+        db = runs / "quick" / f"{run['strategy']}_seed3" / "run.sqlite"
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT candidate, stage, ok, metric, seconds FROM results ORDER BY rowid").fetchall()
+        finally:
+            con.close()
+        elapsed, best = 0.0, None
+        for _cand, stage, ok, metric, seconds in rows:
+            elapsed += seconds
+            if elapsed > budget:
+                break
+            if stage == "proxy" and ok and (best is None or metric > best):
+                best = metric
+        assert sum(r[4] for r in rows) >= budget  # the search was given its whole budget
+        assert run["search_best"] == best and run["found"]["metric"] == best and run["seconds"] <= budget
+        base, scores = data["initial"]["scores"], run["holdout_scores"]
+        assert len(scores) == 2 and run["vs_initial"]["n"] == 2
+        assert abs(run["vs_initial"]["mean"] - (mean_or_none(scores) - mean_or_none(base))) < 1e-12
+    sh = data["runs"][1]
+    assert sum(sh["rung_trainings"].values()) >= sh["proxy_evaluations"] >= 1
+    assert (out / "search_real_quick.png").is_file() and (out / "search_real_quick.csv").is_file()
+    assert "the equal-budget comparison" in render(out)  # --quick results are not reported as numbers

@@ -1,0 +1,365 @@
+"""The paper's headline on a real detector: random vs vanilla vs CSE (and successive halving) at equal budget.
+
+    python -m benchmarks.search_real                     # fcos_tiny's default proxy, 15 min per search, 2 seeds
+    python -m benchmarks.search_real --quick             # the toy adapter, seconds: the pipeline, not the numbers
+    python -m benchmarks.search_real --strategies cse cse_sh --seeds 0 1 2 --budget 1800
+
+Every strategy gets the **same budget of evaluation time** per search seed (``--budget`` seconds: the seconds
+of every result it stores -- checks, D_verify, rungs, proxy trainings; on a detector the search's own work
+besides is a few seconds per generation): the search runs (``gp-autoloss search`` settings, one evaluation at
+a time, ``--workers 1``) and is stopped at the first generation boundary after its evaluation time passes the
+budget; what counts is what it had found *within* the budget,
+read back from its run file: results are stored as they finish, each with its seconds, so the cumulative
+evaluation time of every result is known, and the found loss is the best fitness whose training ended within
+the budget (the initial loss L_I where none did). The best-so-far curve against time comes from the same.
+
+Each found loss and L_I are then trained again on ``--holdout`` seeds no search used (:mod:`benchmarks.holdout`)
+and compared with L_I seed by seed: mean paired difference ± standard error, and a verdict (``better``/``worse``
+where the difference is beyond two standard errors, else ``within noise``).
+
+Per strategy the table gives proxy evaluations (full ones; successive halving's rung trainings apart, and their
+cost in full proxies), failed/NaN trainings, seconds, search-time best, held-out mAP, the paired difference
+against L_I, the verdict, and held-out-better losses per hour of evaluation time. Writes
+``search_real_<tag>.csv`` (one row per search), ``.json`` (runs, curves, summary) and ``.png`` (curves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+STRATEGIES = ("random", "vanilla", "cse", "cse_sh")
+COLORS = {"random": "#888888", "vanilla": "#d62728", "cse": "#1f77b4", "cse_sh": "#2ca02c", "vanilla_sh": "#ff7f0e"}
+#: --quick: the toy adapter with a budget of seconds
+QUICK = {"adapter": "toy", "space": "softmax_cls", "budget": 4.0, "population": 20, "top_k": 2, "parents": 3,
+         "holdout": 3, "seeds": [0, 1]}  # fmt: skip
+
+
+class BudgetSpent(Exception):
+    """Stops a search at a generation boundary once its clock passed the budget."""
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search_real", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--adapter", default="mmdet", help="fitness adapter (default mmdet)")
+    parser.add_argument("--detector", default="fcos_tiny", help="mmdet adapter: detector (default fcos_tiny)")
+    parser.add_argument("--space", default="sigmoid_cls", help="searched branch (default sigmoid_cls)")
+    parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1], help="search seeds (default 0 1)")
+    parser.add_argument("--budget", type=float, default=900.0, help="evaluation seconds per search (default 900)")
+    parser.add_argument("--population", type=int, default=8)
+    parser.add_argument("--top-k", type=int, default=1, help="cse: proxy evaluations per generation (default 1)")
+    parser.add_argument("--parents", type=int, default=3)
+    parser.add_argument("--max-generations", type=int, default=200, help="a search's generations if the budget "
+                        "does not stop it first (default 200)")  # fmt: skip
+    parser.add_argument("--holdout", type=int, default=3, metavar="N", help="held-out seeds (default 3)")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds one evaluation may take")
+    parser.add_argument("--runs-dir", default="benchmarks/results/runs_real")
+    parser.add_argument("--out-dir", default="benchmarks/results")
+    parser.add_argument("--tag", help="file name tag (default: the detector, or the adapter)")
+    parser.add_argument("--fresh", action="store_true", help="rerun searches whose run directory exists")
+    parser.add_argument("--quick", action="store_true", help="the toy adapter, a few seconds per search")
+    args = parser.parse_args(argv)
+    if args.quick:  # the toy adapter; what was given explicitly stays
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+        args.detector = None
+        args.tag = args.tag or "quick"
+    if min(args.population, args.top_k, args.parents, args.max_generations) < 1 or args.budget <= 0:
+        parser.error("--population, --top-k, --parents, --max-generations must be >= 1 and --budget > 0")
+    if args.holdout < 2:
+        parser.error("--holdout must be >= 2 (a paired standard error needs two seeds)")
+    return args
+
+
+def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
+    from gp_autoloss.cli.search_commands import parse_adapter_options
+
+    options = parse_adapter_options(args.adapter_option)
+    if args.adapter == "mmdet":
+        options.setdefault("detector", args.detector)
+        options.setdefault("generate_data", True)
+    return options
+
+
+def run_search(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace) -> Path:
+    """Run one search until its clock passes the budget (resuming one a killed benchmark left)."""
+    from gp_autoloss.search import SearchConfig, SearchEngine
+
+    if args.fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if (run_dir / "run.sqlite").exists():
+        if _evaluation_seconds(run_dir) >= args.budget:
+            return run_dir
+        engine = SearchEngine.open(run_dir)
+    else:
+        cfg = SearchConfig(space=args.space, strategy=strategy, adapter=args.adapter,
+                           adapter_options=_adapter_options(args), generations=args.max_generations,
+                           population=args.population, top_k=args.top_k, parents=args.parents, seed=seed,
+                           time_limit=args.time_limit, workers=1)  # fmt: skip
+        engine = SearchEngine.create(cfg, run_dir)
+
+    def stop(event: Any) -> None:
+        if _evaluation_seconds(run_dir) >= args.budget:
+            raise BudgetSpent
+
+    engine.subscribe(stop)
+    try:
+        engine.run()
+    except BudgetSpent:
+        pass
+    finally:
+        engine.close()
+    return run_dir
+
+
+def _clock(run_dir: Path) -> float:
+    """The run's wall clock (all sessions)."""
+    from gp_autoloss.search import RunStorage
+
+    store = RunStorage.open(run_dir)
+    try:
+        return float(store.meta("seconds", "0") or 0)
+    finally:
+        store.close()
+
+
+def _evaluation_seconds(run_dir: Path) -> float:
+    """The seconds of every result the run stored (checks, D_verify, rungs, proxy): its evaluation time."""
+    from gp_autoloss.search import RunStorage
+
+    store = RunStorage.open(run_dir)
+    try:
+        return float(store.conn.execute("SELECT COALESCE(SUM(seconds), 0) FROM results").fetchone()[0])
+    finally:
+        store.close()
+
+
+def read_run(run_dir: Path, budget: float) -> dict[str, Any]:
+    """What a search had found within ``budget`` seconds of evaluation: its results in the order they finished,
+    with their cumulative seconds; the best-so-far curve; the found loss; counts within the budget."""
+    from gp_autoloss.search import RunStorage
+    from gp_autoloss.search.strategies import STRATEGIES as REGISTRY
+
+    store = RunStorage.open(run_dir)
+    try:
+        config = store.config
+        fitness = REGISTRY.get(config["strategy"]).fitness()
+        rows = store.conn.execute(
+            "SELECT r.candidate, r.stage, r.ok, r.metric, r.seconds, r.cached, c.prefix, c.formula, c.origin "
+            "FROM results r JOIN candidates c ON c.id = r.candidate ORDER BY r.rowid").fetchall()
+    finally:
+        store.close()
+    elapsed, curve, best, initial = 0.0, [], None, None
+    proxy_full = failed = 0
+    rungs: dict[str, int] = {}
+    for cand, stage, ok, metric, seconds, cached, prefix, formula, origin in rows:
+        elapsed += float(seconds or 0.0)
+        if elapsed > budget:
+            break
+        training = stage.startswith("proxy") and not cached
+        if training and stage == fitness:
+            proxy_full += 1
+        elif training:
+            rungs[stage] = rungs.get(stage, 0) + 1
+        if training and not ok:
+            failed += 1
+        if stage != fitness or not ok or metric is None:
+            continue
+        if origin == "initial" and initial is None:
+            initial = {"prefix": prefix, "formula": formula, "metric": metric}
+        if best is None or metric > best["metric"]:
+            best = {"prefix": prefix, "formula": formula, "metric": metric, "seconds": elapsed, "candidate": cand}
+            curve.append({"seconds": round(elapsed, 3), "best": metric})
+    return {"strategy": config["strategy"], "seed": config["seed"], "fitness": fitness, "curve": curve,
+            "found": best or initial, "initial": initial, "proxy_evaluations": proxy_full, "rung_trainings": rungs,
+            "rung_cost": sum(_fraction(s) * n for s, n in rungs.items()), "failed_trainings": failed,
+            "seconds": round(min(elapsed, budget), 1), "search_best": best["metric"] if best else None,
+            "clock": _clock(run_dir)}  # fmt: skip
+
+
+def _fraction(fidelity: str) -> float:
+    from gp_autoloss.fidelity import parse_fidelity
+
+    return float(parse_fidelity(fidelity)[1] or 0)
+
+
+def _verdict(diff: dict[str, Any]) -> str:
+    if diff["mean"] is None:
+        return "n/a"
+    if diff["mean"] - 2 * diff["se"] > 0:
+        return "better"
+    if diff["mean"] + 2 * diff["se"] < 0:
+        return "worse"
+    return "within noise"
+
+
+def score_holdout(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Train each found loss and L_I again on the held-out seeds; per run the scores and the paired difference."""
+    from benchmarks.holdout import HoldoutScorer, holdout_seeds, mean_or_none, paired_difference
+
+    seeds = holdout_seeds(args.holdout)
+    scorer = HoldoutScorer(args.adapter, args.space, _adapter_options(args), seeds)
+    try:
+        initial_prefix = next(r["initial"]["prefix"] for r in runs if r.get("initial"))
+        started = time.perf_counter()
+        base = scorer.score(initial_prefix)
+        print(f"held-out  initial loss {mean_or_none(base):.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
+        for run in runs:
+            started = time.perf_counter()
+            scores = scorer.score(run["found"]["prefix"])
+            run["holdout_scores"] = scores
+            run["holdout_mean"] = mean_or_none(scores)
+            diff = paired_difference([0.0 if s is None else s for s in scores], [0.0 if s is None else s for s in base])
+            run["vs_initial"] = diff
+            run["verdict"] = _verdict(diff)
+            print(f"held-out  seed {run['seed']} {run['strategy']:10} {run['holdout_mean']:.4f}  "
+                  f"{diff['mean']:+.4f} ± {diff['se']:.4f} {run['verdict']:12} ({time.perf_counter() - started:.0f} s)"
+                  f"  {run['found']['formula']}", flush=True)  # fmt: skip
+        return {"prefix": initial_prefix, "scores": base, "mean": mean_or_none(base), "seeds": seeds}
+    finally:
+        scorer.close()
+
+
+def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, Any]:
+    """Per strategy, over the search seeds: means of the table's columns, and held-out-better losses per hour."""
+    out: dict[str, Any] = {}
+    for strategy in strategies:
+        rows = [r for r in runs if r["strategy"] == strategy]
+        if not rows:
+            continue
+        hours = sum(r["seconds"] for r in rows) / 3600
+        better = sum(1 for r in rows if r.get("verdict") == "better")
+        out[strategy] = {
+            "searches": len(rows),
+            "proxy_evaluations": statistics.fmean(r["proxy_evaluations"] for r in rows),
+            "rung_cost": statistics.fmean(r["rung_cost"] for r in rows),
+            "failed_trainings": statistics.fmean(r["failed_trainings"] for r in rows),
+            "seconds": statistics.fmean(r["seconds"] for r in rows),
+            "search_best": _mean([r["search_best"] for r in rows]),
+            "holdout_mean": _mean([r.get("holdout_mean") for r in rows]),
+            "vs_initial": _mean([r["vs_initial"]["mean"] for r in rows if r.get("vs_initial")]),
+            "vs_initial_se": _mean([r["vs_initial"]["se"] for r in rows if r.get("vs_initial")]),
+            "verdicts": [r.get("verdict", "n/a") for r in rows],
+            "better_losses": better,
+            "better_per_hour": better / hours if hours > 0 else None,
+        }
+    return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.fmean(kept) if kept else None
+
+
+def _plot(runs: list[dict[str, Any]], budget: float, path: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    labelled: set[str] = set()
+    for run in runs:
+        pts = run["curve"]
+        if not pts:
+            continue
+        xs = [p["seconds"] for p in pts] + [budget]
+        ys = [p["best"] for p in pts] + [pts[-1]["best"]]
+        label = None if run["strategy"] in labelled else run["strategy"]
+        labelled.add(run["strategy"])
+        ax.step(xs, ys, where="post", color=COLORS.get(run["strategy"], "#9467bd"), alpha=0.85, label=label)
+    ax.set_xlabel("evaluation seconds")
+    ax.set_ylabel("best proxy metric so far")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the searches, score the found losses on held-out seeds, write the table, the curves and the JSON."""
+    args = _parse_args(argv)
+    from gp_autoloss.search.strategies import STRATEGIES as REGISTRY
+
+    unknown = [s for s in args.strategies if s not in REGISTRY]
+    if unknown:
+        print(f"search_real: unknown strategies {unknown}; known: {', '.join(REGISTRY.names())}", file=sys.stderr)
+        return 2
+    tag = args.tag or (args.detector if args.adapter == "mmdet" else args.adapter)
+    runs_dir, out_dir = Path(args.runs_dir) / tag, Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    runs = []
+    for seed in args.seeds:
+        for strategy in args.strategies:
+            t0 = time.perf_counter()
+            run_dir = run_search(runs_dir / f"{strategy}_seed{seed}", strategy, seed, args)
+            run = read_run(run_dir, args.budget)
+            runs.append(run)
+            print(f"search    seed {seed} {strategy:10} {run['proxy_evaluations']:3} proxy evals, rungs "
+                  f"{run['rung_trainings'] or '-'}, {run['failed_trainings']} failed, best {run['search_best']}  "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+    initial = score_holdout(runs, args)
+    summary = summarize(runs, args.strategies)
+    settings = {k: v for k, v in vars(args).items() if k not in ("fresh",)}
+    payload = {"settings": settings, "adapter_options": _adapter_options(args), "initial": initial,
+               "runs": runs, "summary": summary, "seconds": round(time.perf_counter() - started, 1),
+               "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
+                           "cpus": _cpus(), "date": time.strftime("%Y-%m-%d")}}  # fmt: skip
+    stem = out_dir / f"search_real_{tag}"
+    stem.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+    with open(stem.with_suffix(".csv"), "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["strategy", "seed", "proxy_evaluations", "rung_trainings", "rung_cost", "failed_trainings",
+                         "seconds", "search_best", "holdout_mean", "vs_initial", "vs_initial_se", "verdict", "formula"])
+        for r in runs:
+            d = r.get("vs_initial") or {}
+            writer.writerow([r["strategy"], r["seed"], r["proxy_evaluations"], json.dumps(r["rung_trainings"]),
+                             round(r["rung_cost"], 3), r["failed_trainings"], r["seconds"], r["search_best"],
+                             r.get("holdout_mean"), d.get("mean"), d.get("se"), r.get("verdict"),
+                             r["found"]["formula"]])  # fmt: skip
+    _plot(runs, args.budget, stem.with_suffix(".png"),
+          f"{tag}: best-so-far within {args.budget:g} s of evaluation per search")
+    print_table(summary, initial, args)
+    print(f"wrote {stem}.json/.csv/.png ({payload['seconds']:.0f} s)")
+    return 0
+
+
+def print_table(summary: dict[str, Any], initial: dict[str, Any], args: argparse.Namespace) -> None:
+    """The per-strategy table."""
+    print(f"\n{len(args.seeds)} search seeds, {args.budget:g} s each, held-out seeds {args.holdout}; "
+          f"initial loss held-out {initial['mean']:.4f}")
+    print(f"{'strategy':10} {'proxy':>6} {'rungs':>6} {'failed':>6} {'seconds':>8} {'search best':>11} "
+          f"{'held-out':>9} {'vs L_I':>16}  verdicts / better per hour")
+    for name, s in summary.items():
+        vs = "-" if s["vs_initial"] is None else f"{s['vs_initial']:+.4f} ± {s['vs_initial_se']:.4f}"
+        best = "-" if s["search_best"] is None else f"{s['search_best']:.4f}"
+        held = "-" if s["holdout_mean"] is None else f"{s['holdout_mean']:.4f}"
+        per_hour = "-" if s["better_per_hour"] is None else f"{s['better_per_hour']:.2f}"
+        print(f"{name:10} {s['proxy_evaluations']:6.1f} {s['rung_cost']:6.2f} {s['failed_trainings']:6.1f} "
+              f"{s['seconds']:8.0f} {best:>11} {held:>9} {vs:>16}  {', '.join(s['verdicts'])} / {per_hour}")
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
