@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for skipped in skipped_plugins():  # an installed plugin that gave way to a name taken before it
         print(f"gp-autoloss: note: {skipped.note()}", file=sys.stderr)
     parser = build_parser()
-    args = parser.parse_args(protect_formulas(argv, parser))  # "-dot(...)" is a formula, not an option
+    try:
+        args = parser.parse_args(protect_formulas(argv, parser))  # "-dot(...)" is a formula, not an option
+    except BrokenPipeError:  # --help piped into a reader that stops early (``... --help | head``)
+        return _quiet_broken_pipe()
     if getattr(args, "_handler", None) is None:
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -100,11 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gp-autoloss: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader went away (``gp-autoloss show ... | head -1``): stop quietly, and keep Python's
-        # final flush of stdout from raising again at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away (``gp-autoloss show ... | head -1``): stop quietly, and keep Python's final flush of
+    stdout from raising again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

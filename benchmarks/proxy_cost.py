@@ -1,0 +1,106 @@
+"""Where a detector proxy evaluation's seconds go: start-up, data loading, learning, the val pass.
+
+    python -m benchmarks.proxy_cost                          # fcos_tiny's default proxy, 2 runs
+    python -m benchmarks.proxy_cost --detector faster_rcnn_tiny --runs 1
+    python -m benchmarks.proxy_cost --adapter-option epochs=1 --adapter-option proxy_images=64   # a quick look
+
+Each run is one real ``adapter.proxy`` training of the initial loss (the isolated subprocess of a search), timed
+from outside (the whole evaluation) and read from its own log (mmengine's per-iteration ``time`` and
+``data_time``) and result (``train_seconds``, ``test_seconds``): start-up = whole - train - test (interpreter,
+imports, config, dataset and model building, the pretrained weights); data = the iterations' data time;
+learning = the iterations' time less their data time; the rest of the train loop (hooks, the epoch ends).
+Writes ``proxy_cost_<detector>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+_ITER = re.compile(r"Epoch\(train\)\s*\[\d+\]\[\s*\d+/\d+\].*?\btime: ([0-9.]+)\s+data_time: ([0-9.]+)")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.proxy_cost", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--detector", default="fcos_tiny")
+    parser.add_argument("--runs", type=int, default=2, help="trainings to time (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--adapter-option", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out-dir", default="benchmarks/results")
+    return parser.parse_args(argv)
+
+
+def iteration_times(log: str) -> tuple[list[float], list[float]]:
+    """The ``time`` and ``data_time`` of every logged training iteration window (mmengine averages over the
+    logger interval; the first window includes the first iteration's warm-up)."""
+    times, data = [], []
+    for match in _ITER.finditer(log):
+        times.append(float(match.group(1)))
+        data.append(float(match.group(2)))
+    return times, data
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Time ``--runs`` proxy trainings and print the breakdown."""
+    args = _parse_args(argv)
+    from detectors_adapter.fitness import MMDetFitnessAdapter
+    from gp_autoloss.cli.search_commands import parse_adapter_options
+    from gp_autoloss.known import resolve_initial
+
+    options = {"detector": args.detector, "generate_data": True, **parse_adapter_options(args.adapter_option),
+               "keep_work_dirs": True}  # fmt: skip
+    probe = MMDetFitnessAdapter("iou_reg", **options)
+    space = probe.detector.cls_space
+    probe.close()
+    adapter = MMDetFitnessAdapter(space, **options)
+    loss = resolve_initial(space)
+    rows = []
+    try:
+        for k in range(args.runs):
+            start = time.perf_counter()
+            result = adapter.train(loss.to_prefix(), args.seed + k, "proxy")
+            whole = time.perf_counter() - start
+            logs = sorted(Path(adapter._tmp).glob("proxy-*/train.log"), key=lambda p: p.stat().st_mtime)
+            log = logs[-1].read_text(encoding="utf-8", errors="replace") if logs else ""
+            times, data = iteration_times(log)
+            iters = int(result.get("iters", 0))
+            per_iter, per_data = (statistics.fmean(times), statistics.fmean(data)) if times else (0.0, 0.0)
+            train, test = float(result["train_seconds"]), float(result["test_seconds"])
+            row = {"run": k, "metric": result["metric"], "whole": round(whole, 2), "train": train, "test": test,
+                   "startup": round(whole - train - test, 2), "iters": iters,
+                   "data": round(per_data * iters, 2), "learning": round((per_iter - per_data) * iters, 2),
+                   "train_rest": round(train - per_iter * iters, 2)}  # fmt: skip
+            rows.append(row)
+            print(f"run {k}: {whole:.1f} s = start-up {row['startup']:.1f} + train {train:.1f} (data {row['data']:.1f}, "
+                  f"learning {row['learning']:.1f}, rest {row['train_rest']:.1f}; {iters} iterations) + val "
+                  f"{test:.1f}; mAP {result['metric']:.4f}", flush=True)  # fmt: skip
+    finally:
+        sizes = dict(adapter.sizes)
+        epochs = adapter.epochs
+        adapter.close()
+    mean = {k: round(statistics.fmean(r[k] for r in rows), 2) for k in rows[0] if k != "run"} if rows else {}
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"proxy_cost_{args.detector}.json"
+    payload = {"detector": args.detector, "space": space, "epochs": epochs, "sizes": sizes,
+               "options": {k: v for k, v in options.items() if k != "keep_work_dirs"}, "runs": rows, "mean": mean,
+               "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
+                           "date": time.strftime("%Y-%m-%d")}}  # fmt: skip
+    path.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    if mean:
+        share = {k: mean[k] / mean["whole"] for k in ("startup", "data", "learning", "train_rest", "test")}
+        print(f"mean of {len(rows)}: {mean['whole']:.1f} s; " + ", ".join(f"{k} {v:.0%}" for k, v in share.items()))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
