@@ -22,7 +22,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 _ITER = re.compile(r"Epoch\(train\)\s*\[\d+\]\[\s*\d+/\d+\].*?\btime: ([0-9.]+)\s+data_time: ([0-9.]+)")
 

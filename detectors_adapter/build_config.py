@@ -147,6 +147,11 @@ def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
                                  "prefixes": list(spec.pretrained_prefixes)})
     if spec.trace_batches:
         cfg.custom_hooks.append({"type": "BatchTraceHook", "path": str(Path(spec.work_dir) / "batches.json")})
+    if spec.stop_epoch is not None or spec.states_in or spec.state_out:
+        if spec.stop_epoch is not None and not 1 <= spec.stop_epoch <= spec.epochs:
+            raise ConfigError(f"stop_epoch must be in 1..{spec.epochs} (the epochs), not {spec.stop_epoch}")
+        cfg.custom_hooks.append({"type": "ProxyBudgetHook", "stop_epoch": spec.stop_epoch,
+                                 "states": list(spec.states_in), "out": spec.state_out})  # fmt: skip
     cfg.randomness = {"seed": int(spec.seed), "deterministic": False}
     cfg.load_from = None
     cfg.resume = False

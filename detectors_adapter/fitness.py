@@ -3,7 +3,11 @@
 * ``verify(loss, seed)`` -- the paper's model-optimization simulation: train on D_verify (one image per
   category of the training split, built once per adapter from ``data_seed``) and test on the same images;
 * ``proxy(loss, seed)`` -- train for ``epochs`` on the proxy split (``proxy_images`` random training images,
-  all by default) and test on the val split (``val_limit`` random val images, all by default).
+  all by default) and test on the val split (``val_limit`` random val images, all by default);
+* ``proxy_budget(loss, seed, budget, state)`` -- a rung of successive halving: train the first
+  ``max(1, ceil(budget * epochs))`` epochs of the proxy's schedule (its learning-rate schedule stays the whole
+  ``epochs``'), continuing from the longest train state saved in the folder ``state``, save the state there, test
+  on val as ``proxy`` does (:class:`~detectors_adapter.models.hooks.ProxyBudgetHook`).
 
 The searched branch (the adapter's space) gets ``GPLoss(candidate)``; the other branch keeps the detector's
 fixed loss (Faster R-CNN: CE / GIoU x10, FCOS: focal / GIoU) unless ``other_loss`` names a formula for it.
@@ -11,7 +15,8 @@ Settings: :class:`~detectors_adapter.options.MMDetOptions`, read as ``self.opts`
 Every evaluation runs isolated: its own temporary work directory, a subprocess
 (``python -m detectors_adapter.train_one``) killed with its process group after ``time_limit`` seconds (in a
 search: at most, and by default, the search's ``--time-limit``, which the executor enforces),
-stopped at the first NaN/inf loss, no checkpoints, and the directory removed afterwards.
+stopped at the first NaN/inf loss, no checkpoints (a budget's train state goes to its state folder), and the
+directory removed afterwards.
 A candidate that diverges, crashes training or runs out of time raises
 :class:`~gp_autoloss.fitness.CandidateFailed`; bad settings raise a one-line :class:`ConfigError`.
 The parent process never imports mmdet.
@@ -24,15 +29,19 @@ The parent process never imports mmdet.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import weakref
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -81,6 +90,7 @@ class MMDetFitnessAdapter(FitnessAdapter):
     name: ClassVar[str] = "mmdet"
     spaces: ClassVar[tuple[str, ...]] = ("softmax_cls", "sigmoid_cls", "iou_reg")
     options_class = MMDetOptions
+    supports_budget: ClassVar[bool] = True
     opts: MMDetOptions
 
     def __init__(self, space: str, **options: Any) -> None:
@@ -179,14 +189,50 @@ class MMDetFitnessAdapter(FitnessAdapter):
         """Train on the proxy split for ``epochs``, test on val; returns the val bbox mAP."""
         return self._score(loss, seed, "proxy")
 
-    def _score(self, loss: Loss, seed: int, stage: str) -> float:
+    def proxy_budget(self, loss: Loss, seed: int, budget: Fraction, state: str | None) -> float:
+        """Train the epochs ``[start, stop)`` of the proxy's schedule, ``stop = max(1, ceil(budget * epochs))``,
+        then test on val as :meth:`proxy` does; returns the val bbox mAP.
+
+        ``start`` is the epoch of the longest train state up to ``stop`` saved in the folder ``state`` (0 when there
+        is none, or none loads: a damaged state is trained again); the state after ``stop`` is saved there. The
+        schedulers keep the whole ``epochs``: budgets 1/9, 1/3 then 1 train the epochs of one :meth:`proxy` run.
+        Budget 1 without a folder is :meth:`proxy`."""
+        frac = Fraction(budget)
+        if not 0 < frac <= 1:
+            raise ConfigError(f"mmdet adapter: a budget is a fraction in (0, 1], not {budget}")
+        stop = max(1, math.ceil(frac * self.epochs))
+        if state is None:
+            if stop >= self.epochs:
+                return self.proxy(loss, seed)
+            return self._score(loss, seed, "proxy", stop_epoch=stop)
+        folder = Path(state)
+        folder.mkdir(parents=True, exist_ok=True)
+        saved = self.state_files(folder, seed)
+        states = [str(saved[e]) for e in sorted(saved, reverse=True) if e <= stop]
+        return self._score(loss, seed, "proxy", stop_epoch=stop, states_in=states,
+                           state_out=str(folder / f"{self._state_prefix(seed)}{stop}.pt"))  # fmt: skip
+
+    def state_files(self, folder: str | Path, seed: int) -> dict[int, Path]:
+        """The train states of ``seed`` (and of this adapter's options) in ``folder``, by epoch."""
+        folder = Path(folder)
+        pattern = re.compile(re.escape(self._state_prefix(seed)) + r"(\d+)\.pt")
+        found = (pattern.fullmatch(f.name) for f in folder.iterdir()) if folder.is_dir() else ()
+        return {int(m.group(1)): folder / m.group(0) for m in found if m}
+
+    def _state_prefix(self, seed: int) -> str:
+        """File names of train states: the space, a digest of the options, the seed, then ``<epoch>.pt``."""
+        digest = hashlib.sha256(json.dumps(self.options, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return f"mmdet-{self.space.name}-{digest}-seed{int(seed)}-epoch"
+
+    def _score(self, loss: Loss, seed: int, stage: str, **budget: Any) -> float:
         if loss.space.name != self.space.name:
             raise ConfigError(f"mmdet adapter scores {self.space.name} losses, got a {loss.space.name} loss")
-        return float(self.train(loss.to_prefix(), seed, stage)["metric"])
+        return float(self.train(loss.to_prefix(), seed, stage, **budget)["metric"])
 
     def train(self, formula: str | None, seed: int, stage: str = "proxy", *, other_formula: Any = _ADAPTER,
               cfg_options: dict[str, Any] | None = None, curves: bool = False,
-              trace_batches: bool = False) -> dict[str, Any]:  # fmt: skip
+              trace_batches: bool = False, stop_epoch: int | None = None, states_in: list[str] | None = None,
+              state_out: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Train and test the detector once, isolated; returns the run's result (``metric`` = bbox mAP).
 
         ``formula`` (DEAP prefix of the adapter's space) goes into the searched branch, ``None`` keeps the
@@ -195,7 +241,9 @@ class MMDetFitnessAdapter(FitnessAdapter):
         ``{"model.bbox_head.loss_bbox": {"_delete_": True, "type": "DIoULoss"}}``). ``stage`` ``"verify"``
         trains and tests on D_verify, ``"proxy"`` on the proxy and val splits. ``curves`` adds per-iteration
         training losses and per-epoch val metrics (``result["curves"]``); ``trace_batches`` the image ids and flips
-        of every training batch (``result["batches"]``). Raises
+        of every training batch (``result["batches"]``). ``stop_epoch``, ``states_in``, ``state_out`` (stage
+        ``"proxy"``): a budget, see :class:`~detectors_adapter.spec.TrainSpec` (``result["budget"]`` says which
+        state was continued and which saved). Raises
         :class:`~gp_autoloss.fitness.CandidateFailed` when training diverges, crashes or runs out of time.
         """
         o = self.opts
@@ -209,6 +257,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
             epochs, time_limit, repeat = self.epochs, proxy_limit, 1
         else:
             raise ConfigError(f"mmdet adapter: stage must be 'verify' or 'proxy', not {stage!r}")
+        if stage != "proxy" and (stop_epoch is not None or states_in or state_out):
+            raise ConfigError("mmdet adapter: budgets (stop_epoch, states_in, state_out) are for the proxy stage")
         work = Path(tempfile.mkdtemp(prefix=f"{stage}-", dir=self._tmp))
         spec = TrainSpec(
             detector=self.detector.name, space=self.space.name, formula=formula,
@@ -220,7 +270,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
             cfg_options={**(o.cfg_options or {}), **(cfg_options or {})},
             train_size=self.sizes[stage], repeat=repeat, nproc=o.nproc, curves=curves,
             pretrained=self.pretrained, pretrained_prefixes=self.pretrained_prefixes,
-            trace_batches=trace_batches)  # fmt: skip
+            trace_batches=trace_batches, stop_epoch=stop_epoch, states_in=list(states_in or []),
+            state_out=state_out)  # fmt: skip
         try:
             result = self._run(spec, work, time_limit)
         finally:

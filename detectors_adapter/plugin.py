@@ -17,5 +17,7 @@ __all__: list[str] = []
 
 # the options' declaration is light to import: a search checks them and ``--help`` lists them without the class.
 # Its code options: ``config`` is a Python file that mmengine executes; ``cfg_options`` edits that config
-register_lazy_adapter("mmdet", "detectors_adapter.fitness:MMDetFitnessAdapter", options=MMDetOptions)
+# supports_budget: the adapter trains proxy budgets (successive halving) continuing from a state folder
+register_lazy_adapter("mmdet", "detectors_adapter.fitness:MMDetFitnessAdapter", options=MMDetOptions,
+                      supports_budget=True)
 register_export_format("mmdet", mmdet_snippet, help="an MMDetection loss config snippet", spaces=tuple(MMDET_PLACES))

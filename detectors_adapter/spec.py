@@ -40,6 +40,11 @@ class TrainSpec:
         frozen_stages: override of the backbone's ``frozen_stages`` (a pretrained start's fine-tuning, see
             :class:`~detectors_adapter.pretrained_weights.FineTuning`).
         trace_batches: record the image ids and flips of every training batch (``result["batches"]``).
+        stop_epoch: train only the epochs up to this one of the ``epochs`` schedule (the schedulers keep all
+            ``epochs``), then test (a proxy budget); ``None``: all of them.
+        states_in: train states (files of :class:`~detectors_adapter.models.hooks.ProxyBudgetHook`) to continue
+            from, the preferred first: the first that loads and fits the run is used; none: train from the start.
+        state_out: where the state after ``stop_epoch`` is saved (atomically); ``None``: nowhere.
     """
 
     detector: str
@@ -69,6 +74,9 @@ class TrainSpec:
     pretrained_prefixes: list[str] = field(default_factory=lambda: ["backbone."])
     frozen_stages: int | None = None
     trace_batches: bool = False
+    stop_epoch: int | None = None
+    states_in: list[str] = field(default_factory=list)
+    state_out: str | None = None
 
     def dump(self, path: str | Path) -> Path:
         """Write the spec as JSON."""

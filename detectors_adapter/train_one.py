@@ -5,7 +5,7 @@
 Reads a :class:`~detectors_adapter.spec.TrainSpec`, trains, tests, and writes ``spec.result`` as JSON:
 ``{"status": "ok", "metric": bbox_mAP, ...}``, ``{"status": "failed", "reason": ...}`` (the candidate
 diverged or crashed training; exit 3) or ``{"status": "config_error", "reason": ...}`` (exit 2).
-Never writes checkpoints. Checkpoints a config loads (pretrained backbones) are read with
+Never writes checkpoints (but for a proxy budget's plain-tensor train state, ``spec.state_out``). Checkpoints a config loads (pretrained backbones) are read with
 ``weights_only=False`` semantics: mmengine 0.10 predates torch 2.6's ``weights_only=True`` default.
 """
 
@@ -92,6 +92,11 @@ def run_spec(spec: Any) -> dict[str, Any]:
         "train_seconds": round(trained - start, 3),
         "test_seconds": round(tested - trained, 3),
     }
+    from detectors_adapter.models.hooks import ProxyBudgetHook
+
+    budget = next((h for h in runner.hooks if isinstance(h, ProxyBudgetHook)), None)
+    if budget is not None:
+        payload["budget"] = {"stop_epoch": int(runner.train_loop.epoch), **budget.summary}
     if curves is not None:
         payload["curves"] = curves
     batches_path = Path(spec.work_dir) / "batches.json"

@@ -13,7 +13,7 @@ from detectors_adapter.models.cpu_ddp import CPUDistributedDataParallel, allow_c
 from detectors_adapter.models.dense_ghm import DenseGHMCLoss
 from detectors_adapter.models.fcos_head import GPFCOSHead
 from detectors_adapter.models.gp_loss import SUPPORTED_SPACES, GPLoss, box_terms, load_formula
-from detectors_adapter.models.hooks import CurveRecorderHook, NonFiniteLossError, NonFiniteLossHook
+from detectors_adapter.models.hooks import CurveRecorderHook, NonFiniteLossError, NonFiniteLossHook, ProxyBudgetHook
 from detectors_adapter.models.pretrained import BatchTraceHook, LoadPretrainedHook, load_pretrained
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "LoadPretrainedHook",
     "NonFiniteLossError",
     "NonFiniteLossHook",
+    "ProxyBudgetHook",
     "allow_cpu_ranks",
     "box_terms",
     "load_formula",
