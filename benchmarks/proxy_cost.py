@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dict(adapter.sizes)
         epochs = adapter.epochs
         adapter.close()
-    mean = {k: round(statistics.fmean(r[k] for r in rows), 2) for k in rows[0] if k != "run"} if rows else {}
+    mean = {k: round(statistics.fmean(r[k] for r in rows), 5 if k == "metric" else 2)
+            for k in (rows[0] if rows else {}) if k != "run"}  # fmt: skip
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"proxy_cost_{args.detector}.json"

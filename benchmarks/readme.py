@@ -140,6 +140,26 @@ def section_search_efficiency(results: Path) -> str:
     return "\n\n".join(parts) or _missing("Table 5", "python -m benchmarks.search_efficiency")
 
 
+def section_proxy_cost(results: Path) -> str:
+    """Where a proxy evaluation's seconds go (``benchmarks.proxy_cost``)."""
+    parts = []
+    for _path, data in _each_result(results, "proxy_cost_*.json"):
+        m = data.get("mean") or {}
+        if not m:
+            continue
+        whole = m["whole"]
+        rows = [[part, _num(m[key], 1), f"{m[key] / whole:.0%}"] for part, key in (
+            ("start-up (interpreter, imports, config, dataset, model, weights)", "startup"),
+            ("data loading (decode, augment)", "data"), ("learning (forward, backward, step)", "learning"),
+            ("rest of the train loop (hooks, epoch ends)", "train_rest"), ("val pass", "test"))]  # fmt: skip
+        rows.append(["whole evaluation", _num(whole, 1), "100%"])
+        parts.append(f"**{data['detector']}** — {data['epochs']} epochs, {data['sizes'].get('proxy')} training and "
+                     f"{data['sizes'].get('val')} val images, {len(data['runs'])} runs, mAP "
+                     f"{_num(m.get('metric'))}; {data['machine']['processor']}, {data['machine']['date']}.\n\n"
+                     + _table(["part", "seconds", "share"], rows))  # fmt: skip
+    return "\n\n".join(parts) or _missing("the proxy cost breakdown", "python -m benchmarks.proxy_cost")
+
+
 def section_search_real(results: Path) -> str:
     """The equal-budget comparison on a real detector (``benchmarks.search_real``); ``--quick`` results are not
     numbers to report and are left out."""
@@ -295,6 +315,7 @@ def section_speed(results: Path) -> str:
 SECTIONS: list[tuple[str, Callable[[Path], str]]] = [
     ("Is the detector proxy an instrument? Level, noise, rank agreement, cost", section_proxy_signal),
     ("Search efficiency: random vs vanilla vs CSE (the paper's Table 5)", section_search_efficiency),
+    ("Where a proxy evaluation's time goes", section_proxy_cost),
     ("Equal budget on a real detector: random, vanilla, CSE, successive halving", section_search_real),
     ("The filter funnel (Table 2)", section_funnel),
     ("Hand-designed vs searched losses on tiny detectors (Tables 6 and 7)", section_loss_tables),

@@ -7,7 +7,7 @@
 Every strategy gets the **same budget of evaluation time** per search seed (``--budget`` seconds: the seconds
 of every result it stores -- checks, D_verify, rungs, proxy trainings; on a detector the search's own work
 besides is a few seconds per generation): the search runs (``gp-autoloss search`` settings, one evaluation at
-a time, ``--workers 1``) and is stopped at the first generation boundary after its evaluation time passes the
+a time, ``--workers 1``, ``--parallel`` searches side by side, one core each) and is stopped at the first generation boundary after its evaluation time passes the
 budget; what counts is what it had found *within* the budget,
 read back from its run file: results are stored as they finish, each with its seconds, so the cumulative
 evaluation time of every result is known, and the found loss is the best fitness whose training ended within
@@ -64,6 +64,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "does not stop it first (default 200)")  # fmt: skip
     parser.add_argument("--holdout", type=int, default=3, metavar="N", help="held-out seeds (default 3)")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds one evaluation may take")
+    parser.add_argument("--parallel", type=int, default=2, help="searches (and held-out trainings) at once, each "
+                        "on one core (default 2: a 2-core machine runs two searches side by side)")  # fmt: skip
     parser.add_argument("--runs-dir", default="benchmarks/results/runs_real")
     parser.add_argument("--out-dir", default="benchmarks/results")
     parser.add_argument("--tag", help="file name tag (default: the detector, or the adapter)")
@@ -76,8 +78,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                 setattr(args, key, value)
         args.detector = None
         args.tag = args.tag or "quick"
-    if min(args.population, args.top_k, args.parents, args.max_generations) < 1 or args.budget <= 0:
-        parser.error("--population, --top-k, --parents, --max-generations must be >= 1 and --budget > 0")
+    if min(args.population, args.top_k, args.parents, args.max_generations, args.parallel) < 1 or args.budget <= 0:
+        parser.error("--population, --top-k, --parents, --max-generations, --parallel must be >= 1 and --budget > 0")
     if args.holdout < 2:
         parser.error("--holdout must be >= 2 (a paired standard error needs two seeds)")
     return args
@@ -122,6 +124,13 @@ def run_search(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace
     finally:
         engine.close()
     return run_dir
+
+
+def _search_and_read(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One search to its budget, then what it found within the budget (run in a worker process)."""
+    started = time.perf_counter()
+    run_search(run_dir, strategy, seed, args)
+    return {**read_run(run_dir, args.budget), "wall": round(time.perf_counter() - started, 1)}
 
 
 def _clock(run_dir: Path) -> float:
@@ -206,30 +215,47 @@ def _verdict(diff: dict[str, Any]) -> str:
 
 
 def score_holdout(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """Train each found loss and L_I again on the held-out seeds; per run the scores and the paired difference."""
-    from benchmarks.holdout import HoldoutScorer, holdout_seeds, mean_or_none, paired_difference
+    """Train each found loss and L_I again on the held-out seeds (``--parallel`` trainings at once); per run the
+    scores and the paired difference against L_I."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.holdout import holdout_seeds, mean_or_none, paired_difference
+    from gp_autoloss.fitness import CandidateFailed, create_adapter
+    from gp_autoloss.loss import parse
 
     seeds = holdout_seeds(args.holdout)
-    scorer = HoldoutScorer(args.adapter, args.space, _adapter_options(args), seeds)
+    initial_prefix = next(r["initial"]["prefix"] for r in runs if r.get("initial"))
+    prefixes = list(dict.fromkeys([initial_prefix, *(r["found"]["prefix"] for r in runs)]))
+    adapter = create_adapter(args.adapter, args.space, **_adapter_options(args))
+
+    def train(job: tuple[str, int]) -> float | None:
+        try:
+            value = float(adapter.proxy(parse(job[0], args.space), job[1]))
+        except CandidateFailed:
+            return None
+        return value if value == value else None  # NaN: failed
+
+    started = time.perf_counter()
+    jobs = [(p, seed) for p in prefixes for seed in seeds]
     try:
-        initial_prefix = next(r["initial"]["prefix"] for r in runs if r.get("initial"))
-        started = time.perf_counter()
-        base = scorer.score(initial_prefix)
-        print(f"held-out  initial loss {mean_or_none(base):.4f} ({time.perf_counter() - started:.0f} s)", flush=True)
-        for run in runs:
-            started = time.perf_counter()
-            scores = scorer.score(run["found"]["prefix"])
-            run["holdout_scores"] = scores
-            run["holdout_mean"] = mean_or_none(scores)
-            diff = paired_difference([0.0 if s is None else s for s in scores], [0.0 if s is None else s for s in base])
-            run["vs_initial"] = diff
-            run["verdict"] = _verdict(diff)
-            print(f"held-out  seed {run['seed']} {run['strategy']:10} {run['holdout_mean']:.4f}  "
-                  f"{diff['mean']:+.4f} ± {diff['se']:.4f} {run['verdict']:12} ({time.perf_counter() - started:.0f} s)"
-                  f"  {run['found']['formula']}", flush=True)  # fmt: skip
-        return {"prefix": initial_prefix, "scores": base, "mean": mean_or_none(base), "seeds": seeds}
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            scores = dict(zip(jobs, pool.map(train, jobs)))
     finally:
-        scorer.close()
+        adapter.close()
+    by_prefix = {p: [scores[(p, seed)] for seed in seeds] for p in prefixes}
+    base = by_prefix[initial_prefix]
+    print(f"held-out  {len(jobs)} trainings ({time.perf_counter() - started:.0f} s); initial loss "
+          f"{mean_or_none(base):.4f}", flush=True)  # fmt: skip
+    for run in runs:
+        run["holdout_scores"] = by_prefix[run["found"]["prefix"]]
+        run["holdout_mean"] = mean_or_none(run["holdout_scores"])
+        diff = paired_difference([0.0 if v is None else v for v in run["holdout_scores"]],
+                                 [0.0 if v is None else v for v in base])  # fmt: skip
+        run["vs_initial"] = diff
+        run["verdict"] = _verdict(diff)
+        print(f"held-out  seed {run['seed']} {run['strategy']:10} {run['holdout_mean']:.4f}  {diff['mean']:+.4f} ± "
+              f"{diff['se']:.4f} {run['verdict']:12}  {run['found']['formula']}", flush=True)  # fmt: skip
+    return {"prefix": initial_prefix, "scores": base, "mean": mean_or_none(base), "seeds": seeds}
 
 
 def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, Any]:
@@ -304,16 +330,20 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir, out_dir = Path(args.runs_dir) / tag, Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    runs = []
-    for seed in args.seeds:
-        for strategy in args.strategies:
-            t0 = time.perf_counter()
-            run_dir = run_search(runs_dir / f"{strategy}_seed{seed}", strategy, seed, args)
-            run = read_run(run_dir, args.budget)
-            runs.append(run)
-            print(f"search    seed {seed} {strategy:10} {run['proxy_evaluations']:3} proxy evals, rungs "
+    plan = [(strategy, seed) for seed in args.seeds for strategy in args.strategies]
+    runs = [None] * len(plan)
+    # each search in its own process, --parallel at once (one core each: the adapters train on one thread)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=args.parallel, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_search_and_read, runs_dir / f"{strategy}_seed{seed}", strategy, seed, args): k
+                   for k, (strategy, seed) in enumerate(plan)}  # fmt: skip
+        for future in as_completed(futures):
+            run = runs[futures[future]] = future.result()
+            print(f"search    seed {run['seed']} {run['strategy']:10} {run['proxy_evaluations']:3} proxy evals, rungs "
                   f"{run['rung_trainings'] or '-'}, {run['failed_trainings']} failed, best {run['search_best']}  "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+                  f"({run['wall']:.0f} s)", flush=True)  # fmt: skip
     initial = score_holdout(runs, args)
     summary = summarize(runs, args.strategies)
     settings = {k: v for k, v in vars(args).items() if k not in ("fresh",)}
