@@ -168,3 +168,24 @@ def test_a_run_killed_in_the_middle_of_a_rung_resumes_to_the_run_never_killed(st
     done = search(whole, *common)
     assert done.returncode == 0, done.stderr[-2000:]
     assert canonical(killed) == canonical(whole)
+
+
+def test_the_documented_four_rung_strategy_runs(tmp_path):
+    """docs/extending.md's ladder with a 1/27 rung, as a user's plugin module, through the CLI."""
+    import os
+    import re
+
+    page = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(from fractions import Fraction\nfrom gp_autoloss\.search\.stages import "
+                      r"register_stage, rung_stage\n.*?)```", page, re.S)  # fmt: skip
+    assert block, "docs/extending.md lost the four-rung example"
+    (tmp_path / "ladder_plugin.py").write_text(block.group(1), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    cmd = [sys.executable, "-m", "gp_autoloss", "search", "--out", str(run_dir), "--plugin", "ladder_plugin",
+           "--strategy", "vanilla_sh4", "-N", "12", "-E", "1", "-P", "2", "--quiet",
+           *[a for k, v in TINY.items() for a in ("--adapter-option", f"{k}={v}")]]  # fmt: skip
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rungs = next(line for line in done.stdout.splitlines() if line.startswith("rungs:"))
+    assert "proxy@1/27" in rungs and "proxy@1/9" in rungs and "proxy@1/3" in rungs, rungs
