@@ -184,11 +184,43 @@ def section_search_real(results: Path) -> str:
                 "", _table(["strategy", "proxy evaluations", "rung trainings (full proxies)", "failed trainings",
                             "seconds", "search-time best", "found loss held-out", "vs L_I (paired ± se)",
                             "verdicts", "held-out-better losses per hour"], rows)]  # fmt: skip
+        text += ["", _search_real_reading(data)]
         png = path.with_suffix(".png")
         if png.is_file():
             text += ["", f"![{path.stem}](results/{png.name})"]
         parts.append("\n".join(text))
     return "\n\n".join(parts) or _missing("the equal-budget comparison", "python -m benchmarks.search_real")
+
+
+def _search_real_reading(data: dict[str, Any]) -> str:
+    """What the equal-budget table shows, in words generated from its numbers."""
+    runs = data["runs"]
+    initial = data["initial"]["prefix"]
+    moved = {name: sum(1 for r in runs if r["strategy"] == name and r["found"]["prefix"] != initial)
+             for name in data["summary"]}  # fmt: skip
+    better = [f"{r['strategy']} (seed {r['seed']})" for r in runs if r.get("verdict") == "better"]
+    worse = [f"{r['strategy']} (seed {r['seed']})" for r in runs if r.get("verdict") == "worse"]
+    gaps = []
+    for name in data["summary"]:
+        diffs = [r["search_best"] - r["holdout_mean"] for r in runs if r["strategy"] == name
+                 and r.get("search_best") is not None and r.get("holdout_mean") is not None]  # fmt: skip
+        if diffs:
+            gaps.append(f"{name} {sum(diffs) / len(diffs):+.4f}")
+    searches = len(runs) // max(len(data["summary"]), 1)
+    out = ["**What it shows.** Searches whose found loss is not the initial loss L_I: "
+           + ", ".join(f"{name} {n} of {searches}" for name, n in moved.items()) + "; the others kept L_I, "
+           "whose held-out score is the reference itself (difference 0)."]
+    if better:
+        out.append(f"Held-out better than L_I beyond two standard errors: {', '.join(better)}.")
+    else:
+        out.append("No found loss beats L_I on the held-out seeds beyond two standard errors: every difference "
+                   "is within noise at this budget.")
+    if worse:
+        out.append(f"Held-out worse than L_I beyond two standard errors: {', '.join(worse)}.")
+    if gaps:
+        out.append("Search-time best minus the same loss's held-out mean (the winner's curse plus the search "
+                   "seed's luck), per strategy: " + ", ".join(gaps) + ".")
+    return " ".join(out)
 
 
 def section_funnel(results: Path) -> str:
