@@ -133,26 +133,26 @@ def _search_and_read(run_dir: Path, strategy: str, seed: int, args: argparse.Nam
     return {**read_run(run_dir, args.budget), "wall": round(time.perf_counter() - started, 1)}
 
 
-def _clock(run_dir: Path) -> float:
-    """The run's wall clock (all sessions)."""
+def _from_run_file(run_dir: Path, read: Any) -> Any:
+    """``read(storage)`` on the run file of ``run_dir``, opened and closed around it."""
     from gp_autoloss.search import RunStorage
 
     store = RunStorage.open(run_dir)
     try:
-        return float(store.meta("seconds", "0") or 0)
+        return read(store)
     finally:
         store.close()
+
+
+def _clock(run_dir: Path) -> float:
+    """The run's wall clock (all sessions)."""
+    return _from_run_file(run_dir, lambda store: float(store.meta("seconds", "0") or 0))
 
 
 def _evaluation_seconds(run_dir: Path) -> float:
     """The seconds of every result the run stored (checks, D_verify, rungs, proxy): its evaluation time."""
-    from gp_autoloss.search import RunStorage
-
-    store = RunStorage.open(run_dir)
-    try:
-        return float(store.conn.execute("SELECT COALESCE(SUM(seconds), 0) FROM results").fetchone()[0])
-    finally:
-        store.close()
+    query = "SELECT COALESCE(SUM(seconds), 0) FROM results"
+    return _from_run_file(run_dir, lambda store: float(store.conn.execute(query).fetchone()[0]))
 
 
 def read_run(run_dir: Path, budget: float) -> dict[str, Any]:

@@ -84,8 +84,7 @@ def rung_stage(name: str, budget: Fraction | str, eta: int = ETA, *, label: str 
     trained = Counter(f"{name}_trained", f"{label} trained", computed.count, funnel=False, live=computed.live)
     return Stage(
         name, AdapterCall(fidelity, label, continues=True), TopFraction(fidelity, eta, label, rejected_as=name),
-        counters=(trained, Counter(failed.field, failed.label, failed.count, funnel=False, live=failed.live),
-                  distinct_kept(f"{name}_kept", f"{label} kept", fidelity, rejected_as=name)),
+        counters=(trained, failed, distinct_kept(f"{name}_kept", f"{label} kept", fidelity, rejected_as=name)),
         doc=f"successive-halving rung: {label} of the proxy schedule (continued from the previous rung), the best "
             f"1/{eta} distinct losses go on",
     )  # fmt: skip
