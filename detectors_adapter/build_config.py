@@ -4,7 +4,8 @@ From the detector's config file it: points the train and test datasets at the sp
 image directories (classes from the annotations), puts ``GPLoss(candidate)`` into the searched branch (the
 other branch keeps its fixed loss unless ``other_formula`` is given), rescales the epoch-based schedule to the
 spec's epochs, turns off validation during training (``curves``: validates every epoch and records the
-curves instead), checkpoints and visualization, and adds the
+curves instead), checkpoints and visualization, routes a ResNet's frozen stages through the per-image cache
+(``spec.frozen_cache``), and adds the
 :class:`~detectors_adapter.models.hooks.NonFiniteLossHook`.
 """
 
@@ -131,6 +132,21 @@ def _set_schedule(cfg: Config, spec: TrainSpec) -> None:
         backbone["frozen_stages"] = int(spec.frozen_stages)
 
 
+#: backbone types :class:`~detectors_adapter.models.frozen_cache.FrozenCacheResNet` stands in for
+_CACHEABLE_BACKBONES = ("ResNet", "mmdet.ResNet")
+
+
+def _set_frozen_cache(cfg: Config, spec: TrainSpec) -> None:
+    """A ResNet backbone with frozen stages computes them through the shared per-image cache."""
+    backbone = cfg.get("model", {}).get("backbone")
+    if not spec.frozen_cache or not isinstance(backbone, dict) or backbone.get("type") not in _CACHEABLE_BACKBONES:
+        return
+    if int(backbone.get("frozen_stages", -1)) < 0:
+        return
+    backbone["type"] = "FrozenCacheResNet"
+    backbone["cache_dir"] = str(spec.frozen_cache)
+
+
 def _set_runtime(cfg: Config, spec: TrainSpec) -> None:
     cfg.work_dir = spec.work_dir
     hooks = cfg.get("default_hooks") or ConfigDict()
@@ -190,6 +206,7 @@ def build_config(spec: TrainSpec) -> Config:
     _set_data(cfg, spec, det)
     _set_losses(cfg, spec, det)
     _set_schedule(cfg, spec)
+    _set_frozen_cache(cfg, spec)
     _set_runtime(cfg, spec)
     if spec.curves:
         _record_curves(cfg, spec)

@@ -12,8 +12,9 @@
 The searched branch (the adapter's space) gets ``GPLoss(candidate)``; the other branch keeps the detector's
 fixed loss (Faster R-CNN: CE / GIoU x10, FCOS: focal / GIoU) unless ``other_loss`` names a formula for it.
 Settings: :class:`~detectors_adapter.options.MMDetOptions`, read as ``self.opts``.
-Every evaluation runs isolated: its own temporary work directory, a subprocess
-(``python -m detectors_adapter.train_one``) killed with its process group after ``time_limit`` seconds (in a
+Every evaluation runs isolated: its own temporary work directory, a process of its own
+(``python -m detectors_adapter.train_one``, on CPU forked from a server with mmdet imported:
+:mod:`detectors_adapter.launch`) killed with its process group after ``time_limit`` seconds (in a
 search: at most, and by default, the search's ``--time-limit``, which the executor enforces),
 stopped at the first NaN/inf loss, no checkpoints (a budget's train state goes to its state folder), and the
 directory removed afterwards.
@@ -36,8 +37,6 @@ import math
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import weakref
@@ -48,6 +47,7 @@ from typing import Any, ClassVar
 from detectors_adapter.data.coco import build_verify_set, category_names, sample_subset, validate_coco
 from detectors_adapter.data.synthetic import DEFAULT_DATA_ROOT, ensure_dataset
 from detectors_adapter.detectors import DETECTORS, get_detector
+from detectors_adapter.launch import TrainingTimeout, fork_server_run, subprocess_run
 from detectors_adapter.options import MMDetOptions
 from detectors_adapter.pretrained_weights import fine_tuning, resolve_pretrained
 from detectors_adapter.spec import TrainSpec
@@ -271,7 +271,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
             train_size=self.sizes[stage], repeat=repeat, nproc=o.nproc, curves=curves,
             pretrained=self.pretrained, pretrained_prefixes=self.pretrained_prefixes,
             trace_batches=trace_batches, stop_epoch=stop_epoch, states_in=list(states_in or []),
-            state_out=state_out)  # fmt: skip
+            state_out=state_out,
+            frozen_cache=str(self._tmp / "frozen_features") if o.frozen_cache else None)  # fmt: skip
         try:
             result = self._run(spec, work, time_limit)
         finally:
@@ -305,18 +306,11 @@ class MMDetFitnessAdapter(FitnessAdapter):
     def _run(self, spec: TrainSpec, work: Path, time_limit: float) -> dict[str, Any]:
         spec_path = spec.dump(work / "spec.json")
         log_path = work / "train.log"
-        cmd = [sys.executable, "-m", "detectors_adapter.train_one", str(spec_path)]
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=work, env=self._env(), start_new_session=True)
-            try:
-                code = proc.wait(timeout=time_limit)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                raise CandidateFailed(f"time limit of {time_limit:g} s exceeded") from None
-            except BaseException:
-                _kill_group(proc)
-                raise
+        run = fork_server_run if self.opts.fork_server and self.opts.device == "cpu" else subprocess_run
+        try:
+            code = run(spec_path, log_path, work, self._env(), time_limit)
+        except TrainingTimeout as exc:
+            raise CandidateFailed(str(exc)) from None
         result_path = Path(spec.result)
         result: dict[str, Any] = {}
         if result_path.is_file():
@@ -332,15 +326,6 @@ class MMDetFitnessAdapter(FitnessAdapter):
         if status == "failed":
             raise CandidateFailed(str(result.get("reason", "training failed")))
         raise CandidateFailed(f"training process exited with code {code}: {_last_line(log_path)}")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the evaluation process and everything it started (its own session/process group)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    proc.wait()
 
 
 def _last_line(log_path: Path) -> str:

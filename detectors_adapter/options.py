@@ -64,6 +64,11 @@ class MMDetOptions(Options):
     pretrained: str | None = option("default", "'default' (the tiny detectors' shipped backbone + neck, "
                                     "pretrained on synthetic shapes no split uses; stem and stages 1-2 frozen), "
                                     "'none' (from scratch) or a state-dict file")  # fmt: skip
+    fork_server: bool = option(True, "start each training as a fork of a process with mmdet imported (saves the "
+                               "imports' seconds; device=cpu only) instead of a new interpreter")  # fmt: skip
+    frozen_cache: bool = option(True, "compute a pretrained ResNet's frozen stem and stages once per image and "
+                                "share them between the adapter's trainings (each image's value is the same "
+                                "cached or not)")  # fmt: skip
     keep_work_dirs: bool = option(False, "keep each evaluation's work directory (logs) for debugging")
     work_root: str | None = option(None, "where temporary directories go (None: the system's)")
 

@@ -45,6 +45,8 @@ class TrainSpec:
         states_in: train states (files of :class:`~detectors_adapter.models.hooks.ProxyBudgetHook`) to continue
             from, the preferred first: the first that loads and fits the run is used; none: train from the start.
         state_out: where the state after ``stop_epoch`` is saved (atomically); ``None``: nowhere.
+        frozen_cache: a folder: a ResNet backbone with frozen stages becomes
+            :class:`~detectors_adapter.models.frozen_cache.FrozenCacheResNet` caching them there; ``None``: not.
     """
 
     detector: str
@@ -77,6 +79,7 @@ class TrainSpec:
     stop_epoch: int | None = None
     states_in: list[str] = field(default_factory=list)
     state_out: str | None = None
+    frozen_cache: str | None = None
 
     def dump(self, path: str | Path) -> Path:
         """Write the spec as JSON."""

@@ -12,6 +12,7 @@ from detectors_adapter.models.bbox_head import GPBBoxLossMixin, GPShared2FCBBoxH
 from detectors_adapter.models.cpu_ddp import CPUDistributedDataParallel, allow_cpu_ranks
 from detectors_adapter.models.dense_ghm import DenseGHMCLoss
 from detectors_adapter.models.fcos_head import GPFCOSHead
+from detectors_adapter.models.frozen_cache import FrozenCacheResNet
 from detectors_adapter.models.gp_loss import SUPPORTED_SPACES, GPLoss, box_terms, load_formula
 from detectors_adapter.models.hooks import CurveRecorderHook, NonFiniteLossError, NonFiniteLossHook, ProxyBudgetHook
 from detectors_adapter.models.pretrained import BatchTraceHook, LoadPretrainedHook, load_pretrained
@@ -22,6 +23,7 @@ __all__ = [
     "CPUDistributedDataParallel",
     "CurveRecorderHook",
     "DenseGHMCLoss",
+    "FrozenCacheResNet",
     "GPBBoxLossMixin",
     "GPFCOSHead",
     "GPLoss",
