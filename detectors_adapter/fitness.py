@@ -37,7 +37,6 @@ import math
 import os
 import re
 import shutil
-import sys
 import tempfile
 import weakref
 from fractions import Fraction
