@@ -181,7 +181,7 @@ def section_search_real(results: Path) -> str:
                 f"{st['top_k']}, parents {st['parents']}, search seeds {st['seeds']}, {st['holdout']} held-out "
                 f"seeds; L_I held-out {_num(init.get('mean'))}; {data['machine']['cpus']} CPUs, "
                 f"{data['machine']['date']}, {data['seconds']:.0f} s in all.",
-                "", _table(["strategy", "proxy evaluations", "rung trainings (full proxies)", "failed trainings",
+                "", _table(["strategy", "proxy evaluations", "stopped at a rung (full proxies)", "failed trainings",
                             "seconds", "search-time best", "found loss held-out", "vs L_I (paired ± se)",
                             "verdicts", "held-out-better losses per hour"], rows)]  # fmt: skip
         text += ["", _search_real_reading(data)]

@@ -17,8 +17,9 @@ Each found loss and L_I are then trained again on ``--holdout`` seeds no search 
 and compared with L_I seed by seed: mean paired difference ± standard error, and a verdict (``better``/``worse``
 where the difference is beyond two standard errors, else ``within noise``).
 
-Per strategy the table gives proxy evaluations (full ones; successive halving's rung trainings apart, and their
-cost in full proxies), failed/NaN trainings, seconds, search-time best, held-out mAP, the paired difference
+Per strategy the table gives proxy evaluations (full ones), the cost of the losses successive halving stopped at a
+rung (in full proxies; a loss costs its largest budget, as :func:`gp_autoloss.fidelity.full_proxy_equivalents`
+counts: rungs continue one another), failed/NaN trainings, seconds, search-time best, held-out mAP, the paired difference
 against L_I, the verdict, and held-out-better losses per hour of evaluation time. Writes
 ``search_real_<tag>.csv`` (one row per search), ``.json`` (runs, curves, summary) and ``.png`` (curves).
 """
@@ -44,7 +45,26 @@ QUICK = {"adapter": "toy", "space": "softmax_cls", "budget": 4.0, "population": 
 
 
 class BudgetSpent(Exception):
-    """Stops a search at a generation boundary once its clock passed the budget."""
+    """Stops a search once its evaluation seconds passed the budget (after the result that passed it)."""
+
+
+class _BudgetWatch:
+    """A progress bar for the engine (``progress(total=, desc=)``) that raises :class:`BudgetSpent` after the
+    first result that takes the run's evaluation seconds past the budget, inside a generation: a search does not
+    run a whole generation beyond its budget (what lies beyond is not counted anyway, see :func:`read_run`)."""
+
+    def __init__(self, run_dir: Path, budget: float) -> None:
+        self.run_dir, self.budget = run_dir, budget
+
+    def __call__(self, total: int = 0, desc: str = "") -> _BudgetWatch:
+        return self
+
+    def update(self, n: int = 1) -> None:
+        if _evaluation_seconds(self.run_dir) >= self.budget:
+            raise BudgetSpent
+
+    def close(self) -> None:
+        return None
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -104,13 +124,13 @@ def run_search(run_dir: Path, strategy: str, seed: int, args: argparse.Namespace
     if (run_dir / "run.sqlite").exists():
         if _evaluation_seconds(run_dir) >= args.budget:
             return run_dir
-        engine = SearchEngine.open(run_dir)
+        engine = SearchEngine.open(run_dir, progress=_BudgetWatch(run_dir, args.budget))
     else:
         cfg = SearchConfig(space=args.space, strategy=strategy, adapter=args.adapter,
                            adapter_options=_adapter_options(args), generations=args.max_generations,
                            population=args.population, top_k=args.top_k, parents=args.parents, seed=seed,
                            time_limit=args.time_limit, workers=1)  # fmt: skip
-        engine = SearchEngine.create(cfg, run_dir)
+        engine = SearchEngine.create(cfg, run_dir, progress=_BudgetWatch(run_dir, args.budget))
 
     def stop(event: Any) -> None:
         if _evaluation_seconds(run_dir) >= args.budget:
@@ -158,6 +178,7 @@ def _evaluation_seconds(run_dir: Path) -> float:
 def read_run(run_dir: Path, budget: float) -> dict[str, Any]:
     """What a search had found within ``budget`` seconds of evaluation: its results in the order they finished,
     with their cumulative seconds; the best-so-far curve; the found loss; counts within the budget."""
+    from gp_autoloss.fidelity import full_proxy_equivalents
     from gp_autoloss.search import RunStorage
     from gp_autoloss.search.strategies import STRATEGIES as REGISTRY
 
@@ -173,11 +194,14 @@ def read_run(run_dir: Path, budget: float) -> dict[str, Any]:
     elapsed, curve, best, initial = 0.0, [], None, None
     proxy_full = failed = 0
     rungs: dict[str, int] = {}
+    trained: dict[int, list[str]] = {}  # per candidate, the proxy fidelities it trained
     for cand, stage, ok, metric, seconds, cached, prefix, formula, origin in rows:
         elapsed += float(seconds or 0.0)
         if elapsed > budget:
             break
         training = stage.startswith("proxy") and not cached
+        if training:
+            trained.setdefault(cand, []).append(stage)
         if training and stage == fitness:
             proxy_full += 1
         elif training:
@@ -193,15 +217,10 @@ def read_run(run_dir: Path, budget: float) -> dict[str, Any]:
             curve.append({"seconds": round(elapsed, 3), "best": metric})
     return {"strategy": config["strategy"], "seed": config["seed"], "fitness": fitness, "curve": curve,
             "found": best or initial, "initial": initial, "proxy_evaluations": proxy_full, "rung_trainings": rungs,
-            "rung_cost": sum(_fraction(s) * n for s, n in rungs.items()), "failed_trainings": failed,
+            "proxy_cost": full_proxy_equivalents(trained.values()),
+            "rung_cost": full_proxy_equivalents(trained.values()) - proxy_full, "failed_trainings": failed,
             "seconds": round(min(elapsed, budget), 1), "search_best": best["metric"] if best else None,
             "clock": _clock(run_dir)}  # fmt: skip
-
-
-def _fraction(fidelity: str) -> float:
-    from gp_autoloss.fidelity import parse_fidelity
-
-    return float(parse_fidelity(fidelity)[1] or 0)
 
 
 def _verdict(diff: dict[str, Any]) -> str:
@@ -271,6 +290,7 @@ def summarize(runs: list[dict[str, Any]], strategies: list[str]) -> dict[str, An
             "searches": len(rows),
             "proxy_evaluations": statistics.fmean(r["proxy_evaluations"] for r in rows),
             "rung_cost": statistics.fmean(r["rung_cost"] for r in rows),
+            "proxy_cost": statistics.fmean(r["proxy_cost"] for r in rows),
             "failed_trainings": statistics.fmean(r["failed_trainings"] for r in rows),
             "seconds": statistics.fmean(r["seconds"] for r in rows),
             "search_best": _mean([r["search_best"] for r in rows]),

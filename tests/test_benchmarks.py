@@ -114,22 +114,28 @@ def test_search_real_keeps_to_the_budget_and_reports_what_it_found(tmp_path):
         db = runs / "quick" / f"{run['strategy']}_seed3" / "run.sqlite"
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            rows = con.execute("SELECT candidate, stage, ok, metric, seconds FROM results ORDER BY rowid").fetchall()
+            rows = con.execute("SELECT candidate, stage, ok, metric, seconds, cached FROM results ORDER BY rowid"
+                               ).fetchall()  # fmt: skip
         finally:
             con.close()
-        elapsed, best = 0.0, None
-        for _cand, stage, ok, metric, seconds in rows:
+        elapsed, best, beyond = 0.0, None, []
+        for _cand, stage, ok, metric, seconds, cached in rows:
             elapsed += seconds
             if elapsed > budget:
-                break
+                beyond.append((stage, cached))
+                continue
             if stage == "proxy" and ok and (best is None or metric > best):
                 best = metric
         assert sum(r[4] for r in rows) >= budget  # the search was given its whole budget
+        # ... and stopped inside the generation: at most one proxy training finished after the budget was spent
+        assert len([s for s, cached in beyond[1:] if s.startswith("proxy") and not cached]) <= 1
         assert run["search_best"] == best and run["found"]["metric"] == best and run["seconds"] <= budget
         base, scores = data["initial"]["scores"], run["holdout_scores"]
         assert len(scores) == 2 and run["vs_initial"]["n"] == 2
         assert abs(run["vs_initial"]["mean"] - (mean_or_none(scores) - mean_or_none(base))) < 1e-12
     sh = data["runs"][1]
     assert sum(sh["rung_trainings"].values()) >= sh["proxy_evaluations"] >= 1
+    assert 0 <= sh["rung_cost"] < sum(sh["rung_trainings"].values())  # a loss costs its largest budget
+    assert abs(sh["proxy_cost"] - sh["proxy_evaluations"] - sh["rung_cost"]) < 1e-9
     assert (out / "search_real_quick.png").is_file() and (out / "search_real_quick.csv").is_file()
     assert "the equal-budget comparison" in render(out)  # --quick results are not reported as numbers
