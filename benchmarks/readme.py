@@ -148,15 +148,31 @@ def section_proxy_cost(results: Path) -> str:
         if not m:
             continue
         whole = m["whole"]
-        rows = [[part, _num(m[key], 1), f"{m[key] / whole:.0%}"] for part, key in (
-            ("start-up (interpreter, imports, config, dataset, model, weights)", "startup"),
-            ("data loading (decode, augment)", "data"), ("learning (forward, backward, step)", "learning"),
-            ("rest of the train loop (hooks, epoch ends)", "train_rest"), ("val pass", "test"))]  # fmt: skip
-        rows.append(["whole evaluation", _num(whole, 1), "100%"])
-        parts.append(f"**{data['detector']}** — {data['epochs']} epochs, {data['sizes'].get('proxy')} training and "
-                     f"{data['sizes'].get('val')} val images, {len(data['runs'])} runs, mAP "
-                     f"{_num(m.get('metric'))}; {data['machine']['processor']}, {data['machine']['date']}.\n\n"
-                     + _table(["part", "seconds", "share"], rows))  # fmt: skip
+        versus = data.get("versus") or {}
+        v = versus.get("mean") or {}
+        parts_keys = (("start-up (interpreter, imports, config, dataset, model, weights)", "startup"),
+                      ("data loading (decode, augment)", "data"), ("learning (forward, backward, step)", "learning"),
+                      ("rest of the train loop (hooks, epoch ends)", "train_rest"), ("val pass", "test"),
+                      ("whole evaluation", "whole"),
+                      ("CPU seconds of the training process (host steal excluded)", "cpu"))  # fmt: skip
+        parts_keys = tuple((part, key) for part, key in parts_keys if key in m)
+        header = ["part", "seconds", "share"]
+        if v:
+            other = ", ".join(f"{k}={json.dumps(val)}" for k, val in versus["options"].items())
+            header += [f"with {other}", "ratio"]
+        rows = []
+        for part, key in parts_keys:
+            row = [part, _num(m[key], 1), f"{m[key] / whole:.0%}"]
+            if v:
+                row += [_num(v.get(key), 1), f"{m[key] / v[key]:.2f}" if v.get(key) else "-"]
+            rows.append(row)
+        text = (f"**{data['detector']}** — {data['epochs']} epochs, {data['sizes'].get('proxy')} training and "
+                f"{data['sizes'].get('val')} val images, {len(data['runs'])} runs, mAP "
+                f"{_num(m.get('metric'))}; {data['machine']['processor']}, {data['machine']['date']}.")  # fmt: skip
+        if v:
+            text += (f" Side by side in one run, alternating: the default settings against {other} "
+                     f"(mAP {_num(v.get('metric'))}): **{versus['ratio']:.2f}** of the time per evaluation.")
+        parts.append(text + "\n\n" + _table(header, rows))
     return "\n\n".join(parts) or _missing("the proxy cost breakdown", "python -m benchmarks.proxy_cost")
 
 
