@@ -19,15 +19,18 @@ import signal
 import subprocess
 import sys
 import threading
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["PRELOAD", "TrainingTimeout", "fork_server_run", "subprocess_run"]
 
-#: modules the fork server imports once (``__main__``: the driver's own script, else every child imports it)
-PRELOAD = ["__main__", "torch", "mmengine.runner", "mmdet.models", "mmdet.datasets", "mmdet.evaluation",
+#: modules the fork server imports once
+PRELOAD = ["torch", "mmengine.runner", "mmdet.models", "mmdet.datasets", "mmdet.evaluation",
            "detectors_adapter.models", "detectors_adapter.build_config", "detectors_adapter.train_one"]  # fmt: skip
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _CONTEXT: multiprocessing.context.BaseContext | None = None
 
 
@@ -73,8 +76,35 @@ def _context() -> multiprocessing.context.BaseContext:
         return _CONTEXT
 
 
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """While a training starts, ``sys.modules["__main__"]`` is an empty module.
+
+    ``multiprocessing`` prepares a fork-server child the way it prepares a spawned one: it imports the driver's
+    main script again, in the server and in every child. A user's script without an
+    ``if __name__ == "__main__":`` guard (``adapter = create_adapter(...); adapter.proxy(...)``) would then run
+    again in there. With no main file or name to prepare, nothing is imported: the child needs only
+    ``detectors_adapter``."""
+    with _LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
 def _train_in_child(spec_path: str, log_path: str, cwd: str, env: dict[str, str]) -> None:
     """The fork server's child: become what :func:`subprocess_run` starts, then run ``train_one``."""
+    from multiprocessing import forkserver
+
+    # multiprocessing hands every child the driver's end of the pipe that keeps the server alive; held here, the
+    # server would outlive a killed driver, and this child (dead with its parent, the server) with it
+    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive is not None:
+        os.close(alive)
+        forkserver._forkserver._forkserver_alive_fd = None
     os.setsid()
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -99,7 +129,8 @@ def fork_server_run(spec_path: Path, log_path: Path, cwd: Path, env: dict[str, s
     """Run ``train_one`` on ``spec_path`` in a child of the fork server (module doc); its exit code."""
     proc = _context().Process(target=_train_in_child, args=(str(spec_path), str(log_path), str(cwd), env),
                               daemon=False)  # fmt: skip
-    proc.start()
+    with _without_main_module():
+        proc.start()
     try:
         proc.join(time_limit)
     except BaseException:

@@ -111,9 +111,30 @@ def test_a_killed_driver_leaves_no_forked_training_behind(tiny_data: Path) -> No
         deadline = time.monotonic() + 20
         while any(_alive(p) for p in [server, *training]) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not any(_alive(p) for p in [server, *training])
+        assert not [p for p in [server, *training] if _alive(p)], (server, training, [Path(f"/proc/{p}/cmdline").read_bytes()[:300] for p in [server, *training] if _alive(p)])
     finally:
         try:
             os.killpg(driver.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+UNGUARDED = """
+import sys
+from detectors_adapter.fitness import MMDetFitnessAdapter
+from gp_autoloss import known_loss
+print("script body ran", flush=True)
+adapter = MMDetFitnessAdapter("sigmoid_cls", data_root=sys.argv[1], epochs=1, threads=1, time_limit=300)
+print("metric", adapter.train(known_loss("fl").to_prefix(), 0, "proxy")["metric"], flush=True)
+adapter.close()
+"""
+
+
+def test_a_script_without_a_main_guard_trains_and_runs_once(tiny_data: Path, tmp_path: Path) -> None:
+    """multiprocessing would import an unguarded main script again in the fork server and its children."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED, encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script), str(tiny_data)], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("script body ran") == 1 and out.stdout.count("metric ") == 1
