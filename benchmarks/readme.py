@@ -172,6 +172,10 @@ def section_proxy_cost(results: Path) -> str:
         if v:
             text += (f" Side by side in one run, alternating: the default settings against {other} "
                      f"(mAP {_num(v.get('metric'))}): **{versus['ratio']:.2f}** of the time per evaluation.")
+            warm = [(a["whole"], b["whole"]) for a, b in zip(data["runs"][1:], versus["runs"][1:])]
+            if warm:
+                text += (f" The first run of each adapter fills its caches (fork server start, frozen outputs); the "
+                         f"runs after it: {sum(a for a, _ in warm) / sum(b for _, b in warm):.2f} of the time.")
         parts.append(text + "\n\n" + _table(header, rows))
     return "\n\n".join(parts) or _missing("the proxy cost breakdown", "python -m benchmarks.proxy_cost")
 
