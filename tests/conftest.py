@@ -105,6 +105,17 @@ def gen() -> torch.Generator:
     return torch.Generator().manual_seed(20240611)
 
 
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic shapes dataset (16 training, 8 val images), made once per test module for the real
+    mmdet trainings (a module may define its own ``tiny_data`` of another size)."""
+    from detectors_adapter.data import generate_dataset
+
+    root = tmp_path_factory.mktemp("shapes")
+    generate_dataset(root, n_train=16, n_val=8, seed=0)
+    return root
+
+
 @pytest.fixture(scope="session")
 def random_losses() -> Callable[[str], list[Loss]]:
     """``random_losses(space)``: ``N_RANDOM_TREES`` seeded random losses of a space, generated once per session."""

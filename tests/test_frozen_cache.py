@@ -11,7 +11,6 @@ pytest.importorskip("mmdet")
 
 import torch  # noqa: E402
 
-from detectors_adapter.data import generate_dataset  # noqa: E402
 from detectors_adapter.fitness import MMDetFitnessAdapter  # noqa: E402
 from detectors_adapter.pretrained_weights import read_state_dict  # noqa: E402
 from gp_autoloss import known_loss  # noqa: E402
@@ -121,13 +120,6 @@ def test_build_config_uses_it_for_a_frozen_resnet_only(tmp_path: Path) -> None:
     assert cached.type == "FrozenCacheResNet" and cached.cache_dir == str(tmp_path / "f")
     assert build_config(TrainSpec(**base, frozen_stages=2)).model.backbone.type == "ResNet"
     assert build_config(TrainSpec(**base, frozen_cache=str(tmp_path))).model.backbone.type == "ResNet"  # none frozen
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("shapes")
-    generate_dataset(root, n_train=16, n_val=8, seed=0)
-    return root
 
 
 def test_a_training_gives_the_same_result_with_a_cold_or_a_warm_cache(tiny_data: Path) -> None:

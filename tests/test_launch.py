@@ -13,20 +13,12 @@ import pytest
 
 pytest.importorskip("mmdet")
 
-from detectors_adapter.data import generate_dataset  # noqa: E402
 from detectors_adapter.fitness import MMDetFitnessAdapter  # noqa: E402
 from gp_autoloss import known_loss  # noqa: E402
 from gp_autoloss.fitness.base import CandidateFailed  # noqa: E402
 
 pytestmark = pytest.mark.mmdet
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("shapes")
-    generate_dataset(root, n_train=16, n_val=8, seed=0)
-    return root
 
 
 def _children(pid: int) -> list[int]:

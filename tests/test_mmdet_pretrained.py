@@ -12,7 +12,6 @@ pytest.importorskip("mmdet")
 
 import torch  # noqa: E402
 
-from detectors_adapter.data import generate_dataset  # noqa: E402
 from detectors_adapter.fitness import MMDetFitnessAdapter  # noqa: E402
 from detectors_adapter.pretrained_weights import (  # noqa: E402
     CHECKPOINT_DIR,
@@ -25,13 +24,6 @@ from gp_autoloss.errors import ConfigError  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 
 pytestmark = pytest.mark.mmdet
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("shapes")
-    generate_dataset(root, n_train=16, n_val=8, seed=0)
-    return root
 
 
 def _model(detector: str) -> torch.nn.Module:
