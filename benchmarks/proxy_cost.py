@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     space = probe.detector.cls_space
     probe.close()
     loss = resolve_initial(space)
+    versus = parse_adapter_options(args.versus)
     variants = {"default": options}
-    if args.versus:
-        variants["versus"] = {**options, **parse_adapter_options(args.versus)}
+    if versus:
+        variants["versus"] = {**options, **versus}
     adapters = {name: MMDetFitnessAdapter(space, **opts) for name, opts in variants.items()}
     rows: dict[str, list[dict]] = {name: [] for name in variants}
     try:
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                "machine": {"python": platform.python_version(), "processor": platform.processor() or platform.machine(),
                            "date": time.strftime("%Y-%m-%d")}}  # fmt: skip
     if "versus" in rows:
-        payload["versus"] = {"options": parse_adapter_options(args.versus), "runs": rows["versus"],
+        payload["versus"] = {"options": versus, "runs": rows["versus"],
                              "mean": means["versus"], "ratio": round(mean["whole"] / means["versus"]["whole"], 3),
                              "cpu_ratio": round(mean["cpu"] / means["versus"]["cpu"], 3) if means["versus"]["cpu"]
                              else None}  # fmt: skip

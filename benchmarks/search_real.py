@@ -215,10 +215,10 @@ def read_run(run_dir: Path, budget: float) -> dict[str, Any]:
         if best is None or metric > best["metric"]:
             best = {"prefix": prefix, "formula": formula, "metric": metric, "seconds": elapsed, "candidate": cand}
             curve.append({"seconds": round(elapsed, 3), "best": metric})
+    cost = full_proxy_equivalents(trained.values())
     return {"strategy": config["strategy"], "seed": config["seed"], "fitness": fitness, "curve": curve,
             "found": best or initial, "initial": initial, "proxy_evaluations": proxy_full, "rung_trainings": rungs,
-            "proxy_cost": full_proxy_equivalents(trained.values()),
-            "rung_cost": full_proxy_equivalents(trained.values()) - proxy_full, "failed_trainings": failed,
+            "proxy_cost": cost, "rung_cost": cost - proxy_full, "failed_trainings": failed,
             "seconds": round(min(elapsed, budget), 1), "search_best": best["metric"] if best else None,
             "clock": _clock(run_dir)}  # fmt: skip
 
