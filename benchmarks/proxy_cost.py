@@ -23,6 +23,7 @@ import argparse
 import json
 import platform
 import re
+import shutil
 import statistics
 import sys
 import time
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     probe = MMDetFitnessAdapter("iou_reg", **options)
     space = probe.detector.cls_space
     probe.close()
+    shutil.rmtree(probe._tmp, ignore_errors=True)
     loss = resolve_initial(space)
     versus = parse_adapter_options(args.versus)
     variants = {"default": options}
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs = adapters["default"].epochs
         for adapter in adapters.values():
             adapter.close()
+            shutil.rmtree(adapter._tmp, ignore_errors=True)  # kept for the logs (keep_work_dirs); read already
     means = {name: _mean(r) for name, r in rows.items()}
     mean = means["default"]
     out = Path(args.out_dir)

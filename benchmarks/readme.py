@@ -177,7 +177,21 @@ def section_proxy_cost(results: Path) -> str:
                 text += (f" The first run of each adapter fills its caches (fork server start, frozen outputs); the "
                          f"runs after it: {sum(a for a, _ in warm) / sum(b for _, b in warm):.2f} of the time.")
         parts.append(text + "\n\n" + _table(header, rows))
+    parts += [_proxy_operators(data) for _path, data in _each_result(results, "proxy_operators_*.json")]
     return "\n\n".join(parts) or _missing("the proxy cost breakdown", "python -m benchmarks.proxy_cost")
+
+
+def _proxy_operators(data: dict[str, Any]) -> str:
+    """The learning part opened by operator (``benchmarks.proxy_operators``)."""
+    per_iter = data["ms_per_iteration"]
+    total = sum(per_iter.values())
+    rows = [[part, _num(ms, 1), f"{ms / total:.0%}"] for part, ms in sorted(per_iter.items(), key=lambda kv: -kv[1])]
+    text = (f"**{data['detector']}, the learning part by operator** — torch.profiler over training iterations "
+            f"{data['skip']}–{data['skip'] + data['iterations'] - 1} of one proxy training ({data['threads']} torch "
+            f"thread; self CPU time of each operator, by what it belongs to; the time outside every operator is "
+            f"the profiled window's rest); {total:.0f} ms per iteration; {data['machine']['processor']}, "
+            f"{data['machine']['date']}.")  # fmt: skip
+    return text + "\n\n" + _table(["part", "ms per iteration", "share"], rows)
 
 
 def section_search_real(results: Path) -> str:
