@@ -191,6 +191,10 @@ def _proxy_operators(data: dict[str, Any]) -> str:
             f"thread; self CPU time of each operator, by what it belongs to; the time outside every operator is "
             f"the profiled window's rest); {total:.0f} ms per iteration; {data['machine']['processor']}, "
             f"{data['machine']['date']}.")  # fmt: skip
+    conv = sum(ms for part, ms in per_iter.items() if part.startswith("convolution"))
+    text += (f" The convolutions' arithmetic, forward and backward, is {conv / total:.0%} of an iteration: no cache or "
+             f"start-up saving reaches it; only fewer or smaller convolutions (fewer iterations, smaller images or "
+             f"heads) would, and each changes the proxy (a new `proxy_signal` validation).")  # fmt: skip
     return text + "\n\n" + _table(["part", "ms per iteration", "share"], rows)
 
 

@@ -11,7 +11,8 @@ from fractions import Fraction
 
 from gp_autoloss.errors import ConfigError
 
-__all__ = ["FULL", "budget_fidelity", "full_proxy_equivalents", "is_budget_fidelity", "parse_fidelity"]
+__all__ = ["FULL", "budget_fidelity", "full_proxy_equivalents", "is_budget_fidelity", "parse_fidelity",
+           "proxy_budget"]
 
 #: the whole proxy schedule
 FULL = Fraction(1)
@@ -54,14 +55,15 @@ def full_proxy_equivalents(computed: Iterable[Iterable[str]]) -> float:
     another, so a loss costs its largest budget (1/9, then 1/3, then 1 costs one proxy training, not 13/9)."""
     total = Fraction(0)
     for fidelities in computed:
-        fracs = [frac for f in fidelities if f.startswith("proxy") and (frac := _safe(f)) is not None]
+        fracs = [frac for f in fidelities if (frac := proxy_budget(f)) is not None]
         if fracs:
             total += max(fracs)
     return float(total)
 
 
-def _safe(fidelity: str) -> Fraction | None:
-    """The budget of a proxy fidelity; ``None`` for a result name that is none (a plugin stage's)."""
+def proxy_budget(fidelity: str) -> Fraction | None:
+    """The part of the proxy schedule a result name stands for (1 for ``proxy``, N/M for ``proxy@N/M``);
+    ``None`` for ``verify`` and for a name that is no fidelity (a plugin stage's result)."""
     try:
         return parse_fidelity(fidelity)[1]
     except ConfigError:

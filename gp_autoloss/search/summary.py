@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gp_autoloss.fidelity import full_proxy_equivalents, is_budget_fidelity
+from gp_autoloss.fidelity import FULL, full_proxy_equivalents, proxy_budget
 from gp_autoloss.search.storage import RunStorage
 
 __all__ = ["SearchSummary", "run_summary"]
@@ -66,25 +66,13 @@ def budget_counts(table: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for row in table:
         for fid in _proxy_fidelities(row):
-            if _is_budget(fid):
+            budget = proxy_budget(fid)
+            if budget is not None and budget != FULL:
                 counts[fid] = counts.get(fid, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: _order(kv[0])))
+    return dict(sorted(counts.items(), key=lambda kv: proxy_budget(kv[0]) or FULL))
 
 
 def proxy_cost(table: list[dict[str, Any]]) -> float:
     """A run's proxy trainings, rungs included, in whole proxy trainings (see
-    :func:`~gp_autoloss.fitness.budget.full_proxy_equivalents`)."""
+    :func:`~gp_autoloss.fidelity.full_proxy_equivalents`)."""
     return full_proxy_equivalents(_proxy_fidelities(row) for row in table)
-
-
-def _is_budget(fidelity: str) -> bool:
-    try:
-        return is_budget_fidelity(fidelity)
-    except Exception:  # noqa: BLE001 - a result name that is no fidelity (a plugin stage's)
-        return False
-
-
-def _order(fidelity: str) -> float:
-    from fractions import Fraction
-
-    return float(Fraction(fidelity.partition("@")[2]))
