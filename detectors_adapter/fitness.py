@@ -204,7 +204,8 @@ class MMDetFitnessAdapter(FitnessAdapter):
             if stop >= self.epochs:
                 return self.proxy(loss, seed)
             return self._score(loss, seed, "proxy", stop_epoch=stop)
-        folder = Path(state)
+        # absolute: the training process runs in its own work directory, where a relative folder is another one
+        folder = Path(state).absolute()
         folder.mkdir(parents=True, exist_ok=True)
         saved = self.state_files(folder, seed)
         states = [str(saved[e]) for e in sorted(saved, reverse=True) if e <= stop]

@@ -158,3 +158,18 @@ def test_a_damaged_state_is_trained_again(adapter: MMDetFitnessAdapter, chain: d
     assert budget["start_epoch"] == 1 and Path(budget["loaded"]).name == files[1].name
     assert [Path(p).name for p, _ in budget["skipped"]] == [files[2].name]
     assert adapter.last_result["metrics"] == chain["rungs"][2]["metrics"]
+
+
+def test_a_relative_state_folder_is_continued(adapter: MMDetFitnessAdapter, chain: dict, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A run folder given relative to the working directory (``--runs-dir benchmarks/results/runs``): the training
+    process runs in its own work directory, yet it continues from and saves to the same folder (it once trained
+    every rung from the start there, unseen in the metrics, which are the same either way)."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(chain["folder"], tmp_path / "run" / "loss")
+    adapter.state_files(tmp_path / "run" / "loss", SEED)[3].unlink()
+    adapter.proxy_budget(known_loss(LOSS), SEED, Fraction(1), "run/loss")
+    budget = adapter.last_result["budget"]
+    assert budget["start_epoch"] == 2 and Path(budget["loaded"]).name == f"{adapter._state_prefix(SEED)}2.pt"
+    assert sorted(adapter.state_files(tmp_path / "run" / "loss", SEED)) == [1, 2, 3]  # saved where it was asked
+    assert adapter.last_result["metrics"] == chain["proxy_result"]["metrics"]

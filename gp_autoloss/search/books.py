@@ -89,8 +89,9 @@ class RunBooks:
     # ---- evaluations -----------------------------------------------------------------------------------------
     def state_folder(self, cand: Candidate) -> str:
         """Where the adapter keeps what it trained for ``cand`` and its equivalents (``RUN/states/<fingerprint>``),
-        so a larger proxy budget continues from a smaller one; created by the adapter when it saves."""
-        return str(self.storage.path.parent / STATES_DIR / cand.fingerprint)
+        so a larger proxy budget continues from a smaller one; created by the adapter when it saves. Absolute, so
+        a worker or a training process in another directory finds the same folder."""
+        return str(self.storage.path.parent.absolute() / STATES_DIR / cand.fingerprint)
 
     def evaluate(self, cands: Sequence[Candidate], fidelity: str, desc: str, continues: bool = False) -> None:
         """Run the adapter at ``fidelity`` for the candidates lacking that result; equivalent candidates share
