@@ -258,6 +258,15 @@ def _search_real_reading(data: dict[str, Any]) -> str:
     if gaps:
         out.append("Search-time best minus the same loss's held-out mean (the winner's curse plus the search "
                    "seed's luck), per strategy: " + ", ".join(gaps) + ".")
+    found_at = []
+    for name in data["summary"]:
+        times = [f"{r['found']['seconds']:.0f}" for r in runs if r["strategy"] == name
+                 and r["found"]["prefix"] != initial and r["found"].get("seconds") is not None]  # fmt: skip
+        if times:
+            found_at.append(f"{name} {' / '.join(times)} s")
+    if found_at:
+        out.append("Evaluation seconds until the training of a found loss other than L_I ended, per search seed: "
+                   + ", ".join(found_at) + ".")
     return " ".join(out)
 
 
