@@ -4,7 +4,10 @@ The candidates that reach the first **rung** train a small part of the proxy sch
 best 1/η distinct losses go on to a larger part (``rung_2``: 1/3), and only the best 1/η of those pay the whole
 proxy (``proxy_continued``). Each rung continues from the previous rung's weights (the jobs carry the loss's
 state folder, see :mod:`gp_autoloss.fitness.budget`), so no step is trained twice: with η = 3, n candidates
-cost n/9 + (n/3)(2/9) + (n/9)(2/3) ≈ 0.26 n full proxy trainings instead of n.
+cost n/9 + (n/3)(2/9) + (n/9)(2/3) ≈ 0.26 n full proxy trainings instead of n. In seconds each rung also pays
+its own start-up and val pass: on fcos_tiny's default proxy a loss's whole chain cost 1.1-1.4x one plain proxy
+(``benchmarks.search_real``, 2026-12-04), so halving saves time where its rungs stop many losses, not where a
+generation sends one or two to the first rung.
 
 A rung is a plain :class:`~gp_autoloss.search.stages.Stage` (an :class:`AdapterCall` at the budget's fidelity
 and a :class:`TopFraction` selector), so a strategy lists them by name like any other stage, a resumed run
