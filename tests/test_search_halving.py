@@ -189,3 +189,18 @@ def test_the_documented_four_rung_strategy_runs(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     rungs = next(line for line in done.stdout.splitlines() if line.startswith("rungs:"))
     assert "proxy@1/27" in rungs and "proxy@1/9" in rungs and "proxy@1/3" in rungs, rungs
+
+
+def test_a_relative_run_dir_gives_absolute_state_folders(tmp_path, monkeypatch):
+    """The jobs carry the loss's state folder to workers and training processes that may run elsewhere (the mmdet
+    adapter's runs in its own work directory): a run created as ``run`` relative to the working directory still
+    names folders inside ``run``, absolutely."""
+    monkeypatch.chdir(tmp_path)
+    engine = SearchEngine.create(_config("cse_sh"), Path("run"))
+    try:
+        cand = engine.books.register(known_loss("ce"), -1, "initial", [])
+        folder = Path(engine.books.state_folder(cand))
+    finally:
+        engine.close()
+    assert folder.is_absolute()
+    assert folder == tmp_path / "run" / STATES_DIR / cand.fingerprint
