@@ -77,20 +77,26 @@ def _mean(rows: list[dict]) -> dict:
             for k in (rows[0] if rows else {}) if k != "run"}  # fmt: skip
 
 
+def initial_loss_setup(detector: str, adapter_options: list[str]) -> tuple[dict, str, object]:
+    """The adapter options of a timed proxy training (the dataset generated when missing, the work directories
+    kept for their logs and specs), the detector's classification space and that space's initial loss L_I."""
+    from detectors_adapter.detectors import get_detector
+    from gp_autoloss.cli.search_commands import parse_adapter_options
+    from gp_autoloss.known import resolve_initial
+
+    options = {"detector": detector, "generate_data": True, **parse_adapter_options(adapter_options),
+               "keep_work_dirs": True}  # fmt: skip
+    space = get_detector(detector).cls_space
+    return options, space, resolve_initial(space)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Time ``--runs`` proxy trainings and print the breakdown."""
     args = _parse_args(argv)
     from detectors_adapter.fitness import MMDetFitnessAdapter
     from gp_autoloss.cli.search_commands import parse_adapter_options
-    from gp_autoloss.known import resolve_initial
 
-    options = {"detector": args.detector, "generate_data": True, **parse_adapter_options(args.adapter_option),
-               "keep_work_dirs": True}  # fmt: skip
-    probe = MMDetFitnessAdapter("iou_reg", **options)
-    space = probe.detector.cls_space
-    probe.close()
-    shutil.rmtree(probe._tmp, ignore_errors=True)
-    loss = resolve_initial(space)
+    options, space, loss = initial_loss_setup(args.detector, args.adapter_option)
     versus = parse_adapter_options(args.versus)
     variants = {"default": options}
     if versus:

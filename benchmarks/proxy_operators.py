@@ -110,19 +110,12 @@ class _Profiled:
 def main(argv: list[str] | None = None) -> int:
     """Profile ``--iterations`` iterations of a proxy training and print the split."""
     args = _parse_args(argv)
+    from benchmarks.proxy_cost import initial_loss_setup
     from detectors_adapter.fitness import MMDetFitnessAdapter
     from detectors_adapter.spec import TrainSpec
     from detectors_adapter.train_one import run_spec
-    from gp_autoloss.cli.search_commands import parse_adapter_options
-    from gp_autoloss.known import resolve_initial
 
-    options = {"detector": args.detector, "generate_data": True, **parse_adapter_options(args.adapter_option),
-               "keep_work_dirs": True}  # fmt: skip
-    probe = MMDetFitnessAdapter("iou_reg", **options)
-    space = probe.detector.cls_space
-    probe.close()
-    shutil.rmtree(probe._tmp, ignore_errors=True)
-    loss = resolve_initial(space)
+    options, space, loss = initial_loss_setup(args.detector, args.adapter_option)
     adapter = MMDetFitnessAdapter(space, **options)
     try:
         first = adapter.train(loss.to_prefix(), args.seed, "proxy")  # the adapter's own run; fills the caches
